@@ -2,6 +2,7 @@
 // controller manager, scheduler) with kwok's simulated node, an OCI registry
 // and buildah, all on 127.0.0.1 with free ports. `up` is idempotent, `down`
 // stops only what `up` recorded. See docs/test-ground.md.
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
@@ -14,13 +15,15 @@ import { binaryPaths, groundSourceDir, readVersions, stateDir, type Versions } f
 
 const COMPONENTS = ["etcd", "apiserver", "controllerManager", "scheduler", "kwok", "registry"] as const;
 type Component = (typeof COMPONENTS)[number];
+const PORT_NAMES = ["etcdClient", "etcdPeer", "apiserver", "controllerManager", "scheduler", "kwok", "registry"] as const;
+type Ports = Record<(typeof PORT_NAMES)[number], number>;
 
 export interface GroundState {
   dir: string;
   kubeconfig: string;
   registry: string;
   registriesConf: string;
-  ports: Record<string, number>;
+  ports: Ports;
   pids: Partial<Record<Component, number>>;
   versions: Versions;
   startedAt: string;
@@ -73,10 +76,8 @@ export async function up(): Promise<GroundState> {
   const bins = binaryPaths(versions);
   mkdirSync(join(dir, "logs"), { recursive: true });
   const pki = await ensurePki(join(dir, "pki"));
-  const ports: Record<string, number> = {};
-  for (const name of ["etcdClient", "etcdPeer", "apiserver", "controllerManager", "scheduler", "kwok", "registry"]) {
-    ports[name] = await freePort();
-  }
+  const ports = {} as Ports;
+  for (const name of PORT_NAMES) ports[name] = await freePort();
   const state: GroundState = {
     dir,
     kubeconfig: join(dir, "kubeconfig"),
@@ -113,7 +114,12 @@ export async function up(): Promise<GroundState> {
       logFile("kube-scheduler"),
     );
     const podLog = join(dir, "pod.log");
-    writeFileSync(podLog, "k8s-dev-sandbox test ground: kwok simulates this container; no real process runs.\n");
+    // CRI log format, which kwok parses: <time> <stream> <F|P> <text>.
+    const at = new Date().toISOString();
+    writeFileSync(
+      podLog,
+      [`${at} stdout F k8s-dev-sandbox test ground: kwok simulates this container`, `${at} stdout F no real process runs; this is its log`, ""].join("\n"),
+    );
     const kwokConfigFile = join(dir, "kwok.yaml");
     writeFileSync(kwokConfigFile, kwokConfig(podLog));
     mkdirSync(join(dir, "kwok-home"), { recursive: true });
@@ -125,6 +131,7 @@ export async function up(): Promise<GroundState> {
         "--manage-all-nodes=true",
         "--node-ip=127.0.0.1",
         `--node-port=${ports.kwok}`,
+        // kwok serves the kubelet API (logs, exec) and its own HTTP on this one port.
         `--server-address=127.0.0.1:${ports.kwok}`,
         "--tls-cert-file", pki.cert,
         "--tls-private-key-file", pki.key,
@@ -200,7 +207,7 @@ export function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-function etcdArgs(dir: string, ports: Record<string, number>): string[] {
+function etcdArgs(dir: string, ports: Ports): string[] {
   const client = `http://127.0.0.1:${ports.etcdClient}`;
   const peer = `http://127.0.0.1:${ports.etcdPeer}`;
   return [
@@ -217,7 +224,7 @@ function etcdArgs(dir: string, ports: Record<string, number>): string[] {
   ];
 }
 
-function apiserverArgs(pki: Pki, ports: Record<string, number>): string[] {
+function apiserverArgs(pki: Pki, ports: Ports): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
     "--bind-address=127.0.0.1",
@@ -236,6 +243,8 @@ function apiserverArgs(pki: Pki, ports: Record<string, number>): string[] {
     "--endpoint-reconciler-type=none",
     "--service-cluster-ip-range=10.96.0.0/16",
     "--enable-priority-and-fairness=false",
+    // The node's Hostname address does not resolve; its InternalIP is loopback.
+    "--kubelet-preferred-address-types=InternalIP",
     "--v=1",
   ];
 }
@@ -303,12 +312,18 @@ function writeKubeconfig(file: string, pki: Pki, port: number): void {
 
 async function applyClusterObjects(state: GroundState, kubectl: string): Promise<void> {
   const env = { KUBECONFIG: state.kubeconfig };
-  const volumeRoot = `/tmp/k8s-dev-sandbox-ground-${state.ports.apiserver}`;
+  // Stable per state directory: the pool's PVs survive a restart of the ground,
+  // and a PV's path cannot change. Under /tmp, where the host-path deleter works.
+  const volumeRoot = `/tmp/k8s-dev-sandbox-ground-${createHash("sha256").update(state.dir).digest("hex").slice(0, 10)}`;
   const manifests = [nodeManifest(), ...storageManifests(volumeRoot)];
   await execa(kubectl, ["apply", "--server-side", "--force-conflicts", "-f", "-"], {
     env,
     input: manifests.map((m) => stringify(m)).join("---\n"),
   });
+  // A node kept in etcd from an earlier start still names the old kubelet
+  // port, and the API server would send logs/exec requests there.
+  const endpoint = { status: { daemonEndpoints: { kubeletEndpoint: { Port: state.ports.kwok } } } };
+  await execa(kubectl, ["patch", "node", NODE_NAME, "--subresource=status", "--type=merge", "-p", JSON.stringify(endpoint)], { env });
   await execa(kubectl, ["wait", "--for=condition=Ready", `node/${NODE_NAME}`, "--timeout=60s"], { env });
   // The node lifecycle controller taints a node until it sees it Ready.
   await waitFor(
