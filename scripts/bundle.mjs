@@ -1,0 +1,27 @@
+// Bundles the three front doors into dist/, which is committed: GitHub runs
+// the Action from dist/index.js without installing anything.
+//   node scripts/bundle.mjs [outdir]
+import { build } from "esbuild";
+
+const outdir = process.argv[2] ?? "dist";
+await build({
+  entryPoints: {
+    index: "src/action/index.ts",
+    cli: "src/cli/index.ts",
+  },
+  outdir,
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  sourcemap: true,
+  sourcesContent: false,
+  legalComments: "linked",
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
+  logLevel: "warning",
+  // Some dependencies are CommonJS and call require(); ESM output needs it defined.
+  banner: {
+    js: "import { createRequire as __sandboxCreateRequire } from 'node:module'; const require = __sandboxCreateRequire(import.meta.url);",
+  },
+});

@@ -1,0 +1,174 @@
+// Everything the engine asks of GitHub, through Octokit with retries on
+// transient errors and GitHub's recommended throttling on rate limits. The
+// methods are the engine's vocabulary (sticky comment, deployment, permission),
+// not GitHub's, so operations never touch Octokit directly.
+import { getOctokit } from "@actions/github";
+import { retry } from "@octokit/plugin-retry";
+import { throttling } from "@octokit/plugin-throttling";
+import type { Logger } from "../logger.js";
+
+export const STICKY_MARKER = "<!-- k8s-dev-sandbox:sticky -->";
+
+export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "none";
+export type DeploymentState = "in_progress" | "success" | "failure" | "error" | "inactive" | "queued" | "pending";
+export type Reaction = "+1" | "-1" | "laugh" | "confused" | "heart" | "hooray" | "rocket" | "eyes";
+
+export interface GitHubOptions {
+  token: string;
+  repository: string; // owner/name
+  baseUrl?: string;
+  logger: Logger;
+}
+
+type Octokit = ReturnType<typeof getOctokit>;
+
+export class GitHub {
+  readonly owner: string;
+  readonly repo: string;
+  private readonly octokit: Octokit;
+
+  constructor(private readonly options: GitHubOptions) {
+    const [owner, repo] = options.repository.split("/");
+    if (!owner || !repo) throw new Error(`repository ${JSON.stringify(options.repository)} is not owner/name`);
+    this.owner = owner;
+    this.repo = repo;
+    const log = options.logger;
+    this.octokit = getOctokit(
+      options.token,
+      {
+        baseUrl: options.baseUrl,
+        request: { retries: 3, retryAfter: 1 },
+        throttle: {
+          onRateLimit: (retryAfter: number, opts: { method: string; url: string }, _o: unknown, retryCount: number) => {
+            log.warn(`GitHub rate limit on ${opts.method} ${opts.url}; retrying in ${retryAfter}s`);
+            return retryCount < 2;
+          },
+          onSecondaryRateLimit: (retryAfter: number, opts: { method: string; url: string }, _o: unknown, retryCount: number) => {
+            log.warn(`GitHub secondary rate limit on ${opts.method} ${opts.url}; retrying in ${retryAfter}s`);
+            return retryCount < 1;
+          },
+        },
+      },
+      retry,
+      throttling,
+    );
+  }
+
+  private get base() {
+    return { owner: this.owner, repo: this.repo };
+  }
+
+  /** Edits our one comment on the PR in place, or creates it. Returns its id. */
+  async upsertStickyComment(issueNumber: number, body: string): Promise<number> {
+    const text = `${STICKY_MARKER}\n${body}`;
+    const comments = await this.octokit.paginate(this.octokit.rest.issues.listComments, {
+      ...this.base,
+      issue_number: issueNumber,
+      per_page: 100,
+    });
+    // Anyone can paste the marker; only a comment made by a bot/app can be ours.
+    const ours = comments.find((c) => c.body?.includes(STICKY_MARKER) && (c.user?.type === "Bot" || c.performed_via_github_app));
+    if (ours) {
+      try {
+        await this.octokit.rest.issues.updateComment({ ...this.base, comment_id: ours.id, body: text });
+        return ours.id;
+      } catch (error) {
+        this.options.logger.warn(`could not edit comment ${ours.id} (${describe(error)}); writing a new one`);
+      }
+    }
+    const created = await this.octokit.rest.issues.createComment({ ...this.base, issue_number: issueNumber, body: text });
+    return created.data.id;
+  }
+
+  async reply(issueNumber: number, body: string): Promise<void> {
+    await this.octokit.rest.issues.createComment({ ...this.base, issue_number: issueNumber, body });
+  }
+
+  async react(commentId: number, content: Reaction): Promise<void> {
+    await this.octokit.rest.reactions.createForIssueComment({ ...this.base, comment_id: commentId, content });
+  }
+
+  async permission(username: string): Promise<Permission> {
+    const { data } = await this.octokit.rest.repos.getCollaboratorPermissionLevel({ ...this.base, username });
+    // role_name carries maintain/triage, which `permission` folds into write/read.
+    const role = (data as { role_name?: string }).role_name;
+    if (role === "maintain" || role === "triage") return role;
+    return (data.permission as Permission) ?? "none";
+  }
+
+  async createDeployment(input: {
+    ref: string;
+    environment: string;
+    description: string;
+    payload?: Record<string, unknown>;
+  }): Promise<number> {
+    const { data } = await this.octokit.rest.repos.createDeployment({
+      ...this.base,
+      ref: input.ref,
+      environment: input.environment,
+      description: input.description.slice(0, 140),
+      transient_environment: true,
+      production_environment: false,
+      auto_merge: false,
+      required_contexts: [],
+      payload: input.payload ?? {},
+    });
+    if (!("id" in data))
+      throw new Error(`GitHub did not create the deployment: ${(data as { message?: string }).message ?? "unknown reason"}`);
+    return data.id;
+  }
+
+  async setDeploymentStatus(
+    deploymentId: number,
+    state: DeploymentState,
+    details: { environmentUrl?: string; logUrl?: string; description?: string } = {},
+  ): Promise<void> {
+    await this.octokit.rest.repos.createDeploymentStatus({
+      ...this.base,
+      deployment_id: deploymentId,
+      state,
+      environment_url: details.environmentUrl,
+      log_url: details.logUrl,
+      description: details.description?.slice(0, 140),
+      auto_inactive: true,
+    });
+  }
+
+  /** Marks every deployment of the environment inactive, then tries to delete it. */
+  async retireEnvironment(environment: string): Promise<{ inactive: number; deleted: boolean }> {
+    const deployments = await this.octokit.paginate(this.octokit.rest.repos.listDeployments, { ...this.base, environment, per_page: 100 });
+    for (const d of deployments) await this.setDeploymentStatus(d.id, "inactive", { description: "sandbox destroyed" });
+    try {
+      await this.octokit.rest.repos.deleteAnEnvironment({ ...this.base, environment_name: environment });
+      return { inactive: deployments.length, deleted: true };
+    } catch (error) {
+      // The workflow token may not administer environments; inactive is enough to show it destroyed.
+      this.options.logger.debug(`environment ${environment} not deleted: ${describe(error)}`);
+      return { inactive: deployments.length, deleted: false };
+    }
+  }
+
+  async openPullRequests(): Promise<Set<number>> {
+    const pulls = await this.octokit.paginate(this.octokit.rest.pulls.list, { ...this.base, state: "open", per_page: 100 });
+    return new Set(pulls.map((p) => p.number));
+  }
+
+  async branches(): Promise<Set<string>> {
+    const branches = await this.octokit.paginate(this.octokit.rest.repos.listBranches, { ...this.base, per_page: 100 });
+    return new Set(branches.map((b) => b.name));
+  }
+
+  /** The pull request as the REST API returns it; the domain reads what it needs. */
+  async pullRequest(number: number): Promise<unknown> {
+    const { data } = await this.octokit.rest.pulls.get({ ...this.base, pull_number: number });
+    return data;
+  }
+}
+
+export function describe(error: unknown): string {
+  if (error && typeof error === "object" && "status" in error) {
+    const e = error as { status: number; message?: string };
+    return `HTTP ${e.status}: ${e.message ?? ""}`.trim();
+  }
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,56 @@
+// The image tag is a digest of everything that goes into the build: the
+// Dockerfile, the build arguments and every file of the context that
+// .dockerignore lets through. Same inputs, same tag, so a rebuild of an
+// unchanged tree (a re-run, a rebase that did not touch the addons) finds the
+// image in the registry and skips building and pushing altogether.
+import { createHash } from "node:crypto";
+import { lstat, readdir, readFile } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import dockerignoreModule from "@balena/dockerignore";
+
+// A CommonJS module whose typings declare an ES default export; `factory.default`
+// points at itself, so `.default` is the factory under every module system.
+const dockerignore = dockerignoreModule.default;
+
+export interface BuildInputs {
+  context: string;
+  dockerfile: string;
+  buildArgs: Record<string, string>;
+}
+
+export async function contentTag(inputs: BuildInputs): Promise<string> {
+  const hash = createHash("sha256");
+  hash.update("dockerfile\0");
+  hash.update(await readFile(inputs.dockerfile));
+  for (const key of Object.keys(inputs.buildArgs).sort()) hash.update(`\0arg\0${key}=${inputs.buildArgs[key]}`);
+  for (const file of await contextFiles(inputs.context)) {
+    const full = join(inputs.context, file);
+    const stat = await lstat(full);
+    hash.update(`\0file\0${file}\0${stat.mode & 0o111 ? "x" : "-"}\0`);
+    hash.update(stat.isSymbolicLink() ? `link:${full}` : await readFile(full));
+  }
+  return `src-${hash.digest("hex").slice(0, 20)}`;
+}
+
+/** The context's files, relative and sorted, as Docker would send them. */
+export async function contextFiles(context: string): Promise<string[]> {
+  let rules: string[] = [];
+  try {
+    rules = (await readFile(join(context, ".dockerignore"), "utf8")).split("\n");
+  } catch {
+    // no .dockerignore: everything goes
+  }
+  const filter = dockerignore({ ignorecase: false }).add(rules);
+  const out: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const full = join(dir, entry.name);
+      const rel = relative(context, full).split(sep).join("/");
+      if (entry.name === ".git" && dir === context) continue;
+      if (entry.isDirectory()) await walk(full);
+      else if (!filter.ignores(rel)) out.push(rel);
+    }
+  };
+  await walk(context);
+  return out.sort();
+}

@@ -1,0 +1,185 @@
+// The engine's view of a cluster: the few calls it needs, on top of
+// @kubernetes/client-node. Library errors become messages a user can act on.
+import {
+  ApiException,
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type V1Namespace,
+} from "@kubernetes/client-node";
+
+export const FIELD_MANAGER = "k8s-dev-sandbox";
+
+export interface KubeConnection {
+  config: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  coordination: CoordinationV1Api;
+  objects: KubernetesObjectApi;
+  /** The API server's address, for messages. */
+  server: string;
+}
+
+/**
+ * Loads a kubeconfig from content (the Action's secret input), else from
+ * KUBECONFIG / ~/.kube/config, else the in-cluster service account.
+ */
+export function connect(options: { kubeconfigContent?: string; context?: string } = {}): KubeConnection {
+  const config = new KubeConfig();
+  if (options.kubeconfigContent?.trim()) config.loadFromString(options.kubeconfigContent);
+  else config.loadFromDefault();
+  if (options.context) config.setCurrentContext(options.context);
+  const cluster = config.getCurrentCluster();
+  if (!cluster) {
+    throw new Error("no Kubernetes cluster configured: pass a kubeconfig, set KUBECONFIG, or run inside a cluster");
+  }
+  return {
+    config,
+    core: config.makeApiClient(CoreV1Api),
+    apps: config.makeApiClient(AppsV1Api),
+    coordination: config.makeApiClient(CoordinationV1Api),
+    objects: KubernetesObjectApi.makeApiClient(config),
+    server: cluster.server,
+  };
+}
+
+export function statusCode(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code;
+  return undefined;
+}
+
+export function isNotFound(error: unknown): boolean {
+  return statusCode(error) === 404;
+}
+
+export function isConflict(error: unknown): boolean {
+  return statusCode(error) === 409;
+}
+
+/** Network errors and 5xx/429 are worth retrying; 4xx answers are final. */
+export function isTransient(error: unknown): boolean {
+  const code = statusCode(error);
+  if (code !== undefined) return code === 429 || code >= 500;
+  const text = error instanceof Error ? `${error.message} ${String((error as { cause?: unknown }).cause ?? "")}` : String(error);
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EAI_AGAIN|socket hang up|fetch failed|other side closed|UND_ERR/i.test(text);
+}
+
+/** The API server's own explanation, from an ApiException's raw body. */
+export function describeKubeError(error: unknown): string {
+  if (error instanceof ApiException) {
+    const body = error.body as unknown;
+    let message: string | undefined;
+    if (typeof body === "string") {
+      try {
+        message = (JSON.parse(body) as { message?: string }).message;
+      } catch {
+        message = body.slice(0, 500);
+      }
+    } else if (body && typeof body === "object") {
+      message = (body as { message?: string }).message;
+    }
+    return `HTTP ${error.code}: ${message ?? error.message}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Retries `fn` on transient failures with backoff; gives up after `attempts`. */
+export async function withRetry<T>(
+  fn: () => Promise<T>,
+  options: { attempts?: number; baseMs?: number; onRetry?: (error: unknown, attempt: number) => void } = {},
+): Promise<T> {
+  const attempts = options.attempts ?? 6;
+  const base = options.baseMs ?? 250;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (attempt >= attempts || !isTransient(error)) throw error;
+      options.onRetry?.(error, attempt);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(base * 2 ** (attempt - 1), 5_000)));
+    }
+  }
+}
+
+export interface NamespaceShape {
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+}
+
+export function namespaceShape(ns: V1Namespace): NamespaceShape {
+  return {
+    name: ns.metadata?.name ?? "",
+    labels: ns.metadata?.labels ?? {},
+    annotations: ns.metadata?.annotations ?? {},
+    creationTimestamp: toIso(ns.metadata?.creationTimestamp),
+    deletionTimestamp: toIso(ns.metadata?.deletionTimestamp),
+  };
+}
+
+function toIso(value: Date | string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return value instanceof Date ? value.toISOString() : String(value);
+}
+
+export class Namespaces {
+  constructor(private readonly kube: KubeConnection) {}
+
+  async get(name: string): Promise<NamespaceShape | undefined> {
+    try {
+      return namespaceShape(await withRetry(() => this.kube.core.readNamespace({ name })));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async list(labelSelector: string): Promise<NamespaceShape[]> {
+    const list = await withRetry(() => this.kube.core.listNamespace({ labelSelector }));
+    return list.items.map(namespaceShape);
+  }
+
+  /**
+   * Server-side apply of the labels and annotations we own. Fields other
+   * managers set (a user's own labels) are left alone.
+   */
+  async apply(name: string, labels: Record<string, string>, annotations: Record<string, string>): Promise<NamespaceShape> {
+    const body = { apiVersion: "v1", kind: "Namespace", metadata: { name, labels, annotations } };
+    const applied = await withRetry(() =>
+      this.kube.objects.patch(body, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+    );
+    return namespaceShape(applied as V1Namespace);
+  }
+
+  /** Merge-patches annotations (null removes one) without taking ownership of the rest. */
+  async annotate(name: string, annotations: Record<string, string | null>): Promise<void> {
+    // null deletes a key in a merge patch; the client's typings do not know that.
+    const body = { apiVersion: "v1", kind: "Namespace", metadata: { name, annotations: annotations as Record<string, string> } };
+    await withRetry(() => this.kube.objects.patch(body, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch));
+  }
+
+  /** Deletes; a namespace already gone counts as deleted. */
+  async delete(name: string): Promise<"deleted" | "absent"> {
+    try {
+      await withRetry(() => this.kube.core.deleteNamespace({ name, propagationPolicy: "Background" }));
+      return "deleted";
+    } catch (error) {
+      if (isNotFound(error)) return "absent";
+      throw error;
+    }
+  }
+
+  async waitGone(name: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!(await this.get(name))) return true;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    return false;
+  }
+}

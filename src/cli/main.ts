@@ -1,0 +1,193 @@
+// k8s-sandbox: the engine for a developer's own cluster and for the in-cluster
+// TTL CronJob. Parses flags, builds the engine, calls one operation, prints
+// the result for people (or JSON with --json).
+import { parseArgs } from "node:util";
+import { ConsoleLogger } from "../adapters/logger.js";
+import { parseDuration } from "../domain/duration.js";
+import { InputError, SandboxError } from "../domain/errors.js";
+import { formatTimestamp } from "../domain/expiry.js";
+import { sandboxIdentity } from "../domain/identity.js";
+import { relative } from "../domain/report.js";
+import { deploy } from "../operations/deploy.js";
+import { destroy } from "../operations/destroy.js";
+import { extend } from "../operations/extend.js";
+import { list, logs, status } from "../operations/status.js";
+import { sweep } from "../operations/sweep.js";
+import { createEngine } from "../wiring/create-engine.js";
+import { currentGitState, settingsFromFlags } from "./settings.js";
+
+export const USAGE = `usage: k8s-sandbox <command> [flags]
+
+commands:
+  create            deploy the current branch (local mode mounts this worktree)
+  destroy [key]     remove a sandbox (default: the current branch's)
+  list              all sandboxes in the cluster
+  status [key]      one sandbox: expiry, readiness, what is not ready
+  logs [key]        log tails of a sandbox's pods
+  extend [key] --by 3d
+  sweep             remove expired sandboxes (what the TTL CronJob runs)
+  demo              the full lifecycle on the local test ground (see README)
+
+flags:
+  --branch NAME       branch to use (default: git's current branch)
+  --mode local|ci     local mounts the worktree; ci builds and pushes an image
+  --base-domain D     previews are <key>.D (default sandbox.localhost)
+  --context NAME      kube-context (default: the current one)
+  --registry HOST     with --mode ci: where images go (e.g. 127.0.0.1:5000)
+  --ttl 7d --max-ttl 30d --wait-timeout 10m --prefix dev-sandbox-
+  --values FILE (repeatable)  --set k=v (repeatable)  --chart DIR
+  --json              machine-readable output on stdout
+  --verbose           debug output
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const { values: flags, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      branch: { type: "string" },
+      mode: { type: "string" },
+      "base-domain": { type: "string" },
+      context: { type: "string" },
+      registry: { type: "string" },
+      image: { type: "string" },
+      ttl: { type: "string" },
+      "max-ttl": { type: "string" },
+      "wait-timeout": { type: "string" },
+      prefix: { type: "string" },
+      values: { type: "string", multiple: true },
+      set: { type: "string", multiple: true },
+      chart: { type: "string" },
+      dockerfile: { type: "string" },
+      "build-context": { type: "string" },
+      by: { type: "string" },
+      tail: { type: "string" },
+      component: { type: "string" },
+      "dry-run": { type: "boolean" },
+      json: { type: "boolean" },
+      verbose: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, keyArg] = positionals;
+  if (flags.help || !command) {
+    process.stdout.write(USAGE);
+    return command || flags.help ? 0 : 2;
+  }
+  const logger = new ConsoleLogger({ verbose: flags.verbose });
+  const out = (human: string, data: unknown) => {
+    process.stdout.write(flags.json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`);
+  };
+
+  if (command === "demo") {
+    const { runDemo } = await import("./demo.js");
+    return runDemo(logger);
+  }
+
+  const git = await currentGitState();
+  const settings = settingsFromFlags(flags, git);
+  const engine = createEngine({
+    settings,
+    logger,
+    kubeContext: flags.context,
+    holder: `k8s-sandbox cli ${process.env.USER ?? "user"}@${git.host}`,
+  });
+  const keyFor = (arg?: string) =>
+    arg ??
+    sandboxIdentity({
+      branch: flags.branch ?? git.branch ?? "",
+      prefix: settings.prefix,
+      baseDomain: settings.baseDomain,
+      scheme: settings.scheme,
+    }).key;
+
+  switch (command) {
+    case "create": {
+      const branch = flags.branch ?? git.branch;
+      if (!branch) throw new InputError("no branch: pass --branch, or run inside a git worktree on a branch", { input: "branch" });
+      const done = await deploy(engine, { branch, commit: git.commit });
+      out(
+        `${done.result}: ${done.identity.url}\n  namespace ${done.identity.namespace}\n  expires ${formatTimestamp(done.expiresAt)} (${relative(done.expiresAt, new Date())})${done.image ? `\n  image ${done.image}` : ""}`,
+        done,
+      );
+      return 0;
+    }
+    case "destroy": {
+      const done = await destroy(engine, keyFor(keyArg), { reason: "k8s-sandbox destroy", waitGone: true });
+      out(done.existed ? `destroyed ${done.key}` : `${done.key} did not exist`, done);
+      return 0;
+    }
+    case "extend": {
+      const by = parseDuration(flags.by ?? "7d", "--by");
+      const done = await extend(engine, keyFor(keyArg), by, process.env.USER ?? "cli");
+      out(`${done.key} now expires ${formatTimestamp(done.expiresAt)}${done.capped ? " (capped at max-ttl)" : ""}`, done);
+      return 0;
+    }
+    case "status": {
+      const st = await status(engine, keyFor(keyArg));
+      if (!st.exists) {
+        out(`${st.key} does not exist`, st);
+        return 3;
+      }
+      const r = st.record;
+      out(
+        [
+          `${st.key}: ${st.ready ? "ready" : "not ready"} (${r?.status ?? "unknown"})`,
+          `  url      ${r?.url ?? "-"}`,
+          `  branch   ${r?.branch ?? "-"}   commit ${r?.commit?.slice(0, 12) ?? "-"}`,
+          `  expires  ${r?.expiresAt ? `${formatTimestamp(r.expiresAt)} (${relative(r.expiresAt, new Date())})` : "never"}${r?.keep ? " (kept)" : ""}`,
+          ...(st.pending ?? []).map((p) => `  waiting  ${p}`),
+          ...(r?.lastError ? [`  last error (${r.lastStep ?? "?"}): ${r.lastError}`] : []),
+        ].join("\n"),
+        st,
+      );
+      return 0;
+    }
+    case "list": {
+      const records = await list(engine);
+      const now = new Date();
+      const rows = records.map(
+        (r) =>
+          `${r.key.padEnd(40)} ${(r.status ?? "-").padEnd(10)} ${r.expiresAt ? relative(r.expiresAt, now).padEnd(14) : "never".padEnd(14)} ${r.url ?? ""}`,
+      );
+      out(
+        records.length
+          ? [`${"SANDBOX".padEnd(40)} ${"STATUS".padEnd(10)} ${"EXPIRES".padEnd(14)} URL`, ...rows].join("\n")
+          : "no sandboxes",
+        records,
+      );
+      return 0;
+    }
+    case "logs": {
+      const entries = await logs(engine, keyFor(keyArg), { tail: flags.tail ? Number(flags.tail) : 100, component: flags.component });
+      out(entries.map((e) => `==> ${e.pod}/${e.container} <==\n${e.text}`).join("\n"), entries);
+      return 0;
+    }
+    case "sweep": {
+      const done = await sweep(engine);
+      out(
+        [
+          `removed ${done.removed.length}, kept ${done.kept.length}, failed ${done.failed.length} of ${done.considered}`,
+          ...done.removed.map((r) => `  removed ${r.key} (${r.reason})`),
+          ...done.failed.map((f) => `  FAILED ${f.key}: ${f.error}`),
+        ].join("\n"),
+        done,
+      );
+      return done.failed.length ? 1 : 0;
+    }
+    default:
+      throw new InputError(`unknown command ${JSON.stringify(command)}; see k8s-sandbox --help`, { input: "command" });
+  }
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof SandboxError) {
+    const where = [error.sandbox && `sandbox ${error.sandbox}`, error.step && `step ${error.step}`].filter(Boolean).join(", ");
+    const lines = [`${where ? `${where}: ` : ""}${error.message}`];
+    if (error.evidence) lines.push(error.evidence);
+    if (error.hint) lines.push(`what to do: ${error.hint}`);
+    return lines.join("\n");
+  }
+  return error instanceof Error ? error.message : String(error);
+}

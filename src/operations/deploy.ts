@@ -1,0 +1,277 @@
+// deploy: one preview from a branch or PR to a ready, reachable sandbox.
+// ensure namespace -> lock -> image (built only when the registry lacks it)
+// -> helm upgrade --install -> wait ready -> record the result on the
+// namespace. Re-running the same inputs changes nothing and says so; a
+// failure keeps the namespace (the evidence) and its expiry timer.
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { ToolError } from "../adapters/exec.js";
+import { contentTag, contextFiles } from "../adapters/image/content-tag.js";
+import { manifestExists } from "../adapters/image/registry.js";
+import { acquireLock, type HeldLock, LockTimeoutError } from "../adapters/kubernetes/lease-lock.js";
+import { inspect, NotReadyError, waitReady } from "../adapters/kubernetes/readiness.js";
+import { SandboxError } from "../domain/errors.js";
+import { expiryAfterDeploy } from "../domain/expiry.js";
+import { type SandboxIdentity, sandboxIdentity } from "../domain/identity.js";
+import { namespaceMetadata, podSecurityLabels, readSandboxRecord, type SandboxRecord } from "../domain/metadata.js";
+import { sandboxValues } from "../domain/values.js";
+import type { Engine } from "./engine.js";
+import { ensureOwnNamespace } from "./namespace.js";
+
+export interface DeployTarget {
+  branch: string;
+  pullRequest?: number | null;
+  commit?: string;
+  fork?: boolean;
+}
+
+export interface DeployOutcome {
+  result: "deployed" | "unchanged";
+  identity: SandboxIdentity;
+  image?: string;
+  expiresAt: Date;
+  /** True when the image was found in the registry and not rebuilt. */
+  imageReused: boolean;
+  helmRevision?: number;
+  timings: Record<string, number>;
+}
+
+export async function deploy(engine: Engine, target: DeployTarget): Promise<DeployOutcome> {
+  const { settings, logger } = engine;
+  const identity = sandboxIdentity({
+    branch: target.branch,
+    pullRequest: target.pullRequest ?? null,
+    fork: target.fork,
+    prefix: settings.prefix,
+    baseDomain: settings.baseDomain,
+    scheme: settings.scheme,
+  });
+  const timings: Record<string, number> = {};
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    try {
+      return await fn();
+    } finally {
+      timings[name] = Date.now() - started;
+    }
+  };
+  let step = "namespace";
+  const fail = (error: unknown): never => {
+    throw asSandboxError(error, identity.key, step);
+  };
+
+  logger.info(`sandbox ${identity.key}: namespace ${identity.namespace}, url ${identity.url}`);
+  const existing = await timed("namespace", () => ensureOwnNamespace(engine, identity)).catch(fail);
+  const now = engine.now();
+  const expiresAt = expiryAfterDeploy({ current: existing?.expiresAt, now, ttlMs: settings.ttlMs });
+  // The expiry is written before anything can fail, so even a failed first
+  // deploy has a timer and is swept (nothing is left without one).
+  const meta = namespaceMetadata({
+    key: identity.key,
+    repo: settings.repository,
+    branch: identity.branch,
+    pullRequest: identity.pullRequest ?? undefined,
+    commit: target.commit,
+    url: identity.url,
+    createdAt: existing?.createdAt ?? now,
+    expiresAt,
+    status: existing ? existing.status : "deploying",
+  });
+  await engine.namespaces
+    .apply(identity.namespace, { ...meta.labels, ...podSecurityLabels(settings.podSecurity) }, meta.annotations)
+    .catch(fail);
+
+  step = "lock";
+  let lock: HeldLock | undefined;
+  try {
+    lock = await timed("lock", () =>
+      acquireLock(engine.kube, identity.namespace, engine.holder, {
+        waitTimeoutMs: settings.waitTimeoutMs,
+        onWait: (holder, waited) => logger.info(`waiting for ${holder} to finish with ${identity.key} (${Math.round(waited / 1000)}s)`),
+      }),
+    );
+  } catch (error) {
+    fail(error);
+  }
+
+  const workdir = await mkdtemp(join(tmpdir(), "k8s-sandbox-"));
+  try {
+    step = "image";
+    const { image, reused } = await timed("image", () => logger.group("Image", () => ensureImage(engine, target.commit)));
+
+    step = "values";
+    const generated = sandboxValues({
+      identity,
+      mode: settings.mode,
+      commit: target.commit,
+      ttl: settings.ttlMs,
+      image,
+      pullRequest: identity.pullRequest,
+      localAddonsPath: settings.localAddonsPath,
+    });
+    const generatedFile = join(workdir, "sandbox-values.yaml");
+    await writeFile(generatedFile, stringify(generated), { mode: 0o600 });
+    const valuesHash = await hashDeployInputs(engine, generated);
+
+    const record = readSandboxRecord((await engine.namespaces.get(identity.namespace)) ?? { name: identity.namespace });
+    if (await isUnchanged(engine, identity, record, valuesHash)) {
+      await engine.namespaces.annotate(
+        identity.namespace,
+        namespaceMetadata({ key: identity.key, lastDeployedAt: engine.now(), lastResult: "unchanged" }).annotations,
+      );
+      logger.info(`sandbox ${identity.key} is already deployed with these inputs and ready: nothing to do`);
+      return { result: "unchanged", identity, image, expiresAt, imageReused: true, timings };
+    }
+
+    if (settings.dryRun) {
+      logger.info(`dry run: would run helm upgrade --install ${identity.releaseName} ${settings.chart} in ${identity.namespace}`);
+      return { result: "deployed", identity, image, expiresAt, imageReused: reused, timings };
+    }
+
+    step = "helm upgrade";
+    const release = await timed("helm", () =>
+      logger.group("Helm", async () => {
+        const recovered = await engine.helm.recoverPending(identity.releaseName, identity.namespace);
+        if (recovered) logger.warn(recovered);
+        return engine.helm.upgradeInstall({
+          release: identity.releaseName,
+          namespace: identity.namespace,
+          chart: settings.chart,
+          valuesFiles: [...settings.valuesFiles, generatedFile],
+          sets: settings.sets,
+        });
+      }),
+    );
+    logger.info(`release ${release.name} revision ${release.revision}: ${release.status}`);
+
+    step = "wait ready";
+    await timed("wait", () =>
+      logger.group("Wait until ready", () =>
+        waitReady(engine.kube, identity.namespace, {
+          timeoutMs: settings.waitTimeoutMs,
+          onProgress: (line) => logger.info(line),
+        }),
+      ),
+    );
+
+    step = "record";
+    await engine.namespaces.annotate(identity.namespace, {
+      ...namespaceMetadata({
+        key: identity.key,
+        status: "ready",
+        lastResult: "deployed",
+        lastDeployedAt: engine.now(),
+        image,
+        commit: target.commit,
+        valuesHash,
+        chart: release.chart,
+      }).annotations,
+      "k8s-dev-sandbox/last-error": null,
+      "k8s-dev-sandbox/last-step": null,
+    });
+    return { result: "deployed", identity, image, expiresAt, imageReused: reused, helmRevision: release.revision, timings };
+  } catch (error) {
+    const failure = asSandboxError(error, identity.key, step);
+    await recordFailure(engine, identity, failure);
+    throw failure;
+  } finally {
+    await rm(workdir, { recursive: true, force: true });
+    await lock?.release().catch((error) => logger.warn(`could not release the lock of ${identity.key}: ${String(error)}`));
+  }
+}
+
+async function ensureImage(engine: Engine, commit: string | undefined): Promise<{ image?: string; reused: boolean }> {
+  const { settings, logger } = engine;
+  if (!settings.imageRepository || settings.mode === "local") {
+    logger.info("no image repository configured: the chart's own image is used");
+    return { reused: true };
+  }
+  const tag = await contentTag({ context: settings.context, dockerfile: settings.dockerfile, buildArgs: settings.buildArgs });
+  const image = `${settings.imageRepository}:${tag}`;
+  if (await manifestExists(image, settings.registryCredentials)) {
+    logger.info(`${image} is already in the registry: build skipped`);
+    return { image, reused: true };
+  }
+  if (settings.dryRun) {
+    logger.info(`dry run: would build and push ${image}`);
+    return { image, reused: false };
+  }
+  const builder = await engine.builder();
+  logger.info(`building ${image} with ${builder.name} (${(await contextFiles(settings.context)).length} files in the context)`);
+  const labels: Record<string, string> = { "org.opencontainers.image.title": "k8s-dev-sandbox preview" };
+  if (settings.repository) labels["org.opencontainers.image.source"] = `https://github.com/${settings.repository}`;
+  if (commit) labels["org.opencontainers.image.revision"] = commit;
+  await builder.buildAndPush(
+    { context: settings.context, dockerfile: settings.dockerfile, image, buildArgs: settings.buildArgs, labels },
+    (line) => logger.debug(line),
+  );
+  logger.info(`pushed ${image}`);
+  return { image, reused: false };
+}
+
+/** Everything that decides what Helm would render, in one digest. */
+async function hashDeployInputs(engine: Engine, generated: object): Promise<string> {
+  const { settings } = engine;
+  const hash = createHash("sha256");
+  hash.update(JSON.stringify(generated));
+  hash.update(JSON.stringify(settings.sets));
+  hash.update(
+    await contentTag({ context: settings.chart, dockerfile: join(settings.chart, "Chart.yaml"), buildArgs: {} }).catch(
+      () => settings.chart,
+    ),
+  );
+  for (const file of settings.valuesFiles) hash.update(await readFile(file));
+  return hash.digest("hex").slice(0, 32);
+}
+
+async function isUnchanged(
+  engine: Engine,
+  identity: SandboxIdentity,
+  record: SandboxRecord | undefined,
+  valuesHash: string,
+): Promise<boolean> {
+  if (!record || record.valuesHash !== valuesHash || record.status !== "ready") return false;
+  const release = await engine.helm.status(identity.releaseName, identity.namespace);
+  if (release?.status !== "deployed") return false;
+  const report = await inspect(engine.kube, identity.namespace);
+  return report.pending.length === 0;
+}
+
+async function recordFailure(engine: Engine, identity: SandboxIdentity, failure: SandboxError): Promise<void> {
+  try {
+    await engine.namespaces.annotate(
+      identity.namespace,
+      namespaceMetadata({ key: identity.key, status: "failed", lastResult: "failed", lastError: failure.message, lastStep: failure.step })
+        .annotations,
+    );
+  } catch (error) {
+    engine.logger.warn(`could not record the failure on ${identity.namespace}: ${String(error)}`);
+  }
+}
+
+const HINTS: Record<string, string> = {
+  namespace: "check that the kubeconfig may create and patch namespaces",
+  lock: "check that the kubeconfig may create and update Leases (coordination.k8s.io) in the sandbox's namespace",
+  image: "check the Dockerfile and the registry credentials; the build log above has the details",
+  "helm upgrade": "fix the chart or values named in the error; the release is left as Helm reported it and the next run recovers it",
+  "wait ready": "inspect the pods named above (kubectl -n <namespace> describe pod); the namespace is kept until it expires",
+  record: "the sandbox is deployed but its state could not be recorded; re-run to record it",
+};
+
+export function asSandboxError(error: unknown, key: string, step: string): SandboxError {
+  if (error instanceof SandboxError) return error;
+  const hint = HINTS[step];
+  if (error instanceof NotReadyError)
+    return new SandboxError(error.message, { sandbox: key, step, hint, cause: error, evidence: error.evidence });
+  if (error instanceof ToolError)
+    return new SandboxError(error.message, { sandbox: key, step, hint, cause: error, evidence: error.tail(30) });
+  if (error instanceof LockTimeoutError) {
+    const busy = "another run is working on this sandbox; re-run when it has finished, or wait for its lease to expire";
+    return new SandboxError(error.message, { sandbox: key, step, hint: busy, cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new SandboxError(message, { sandbox: key, step, hint, cause: error });
+}

@@ -1,0 +1,45 @@
+// The namespace rules every operation shares: we only ever touch a namespace
+// that carries our managed-by label, and a namespace still terminating from
+// an earlier destroy is waited out before it is made again.
+import { SandboxError } from "../domain/errors.js";
+import type { SandboxIdentity } from "../domain/identity.js";
+import { readSandboxRecord, type SandboxRecord } from "../domain/metadata.js";
+import type { Engine } from "./engine.js";
+
+/**
+ * Returns the sandbox's record when its namespace exists, undefined when it
+ * does not (yet). Refuses a namespace of the same name that is not ours.
+ */
+export async function ensureOwnNamespace(engine: Engine, identity: SandboxIdentity): Promise<SandboxRecord | undefined> {
+  const record = await ownRecord(engine, identity.namespace, identity.key);
+  if (!record) return undefined;
+  if (record.terminating) {
+    engine.logger.info(`namespace ${identity.namespace} is still being deleted; waiting for it to go`);
+    if (!(await engine.namespaces.waitGone(identity.namespace, engine.settings.waitTimeoutMs))) {
+      throw new SandboxError(`namespace ${identity.namespace} is stuck terminating`, {
+        sandbox: identity.key,
+        step: "namespace",
+        hint: `look for finalizers: kubectl get namespace ${identity.namespace} -o yaml`,
+      });
+    }
+    return undefined;
+  }
+  return record;
+}
+
+/** Reads the record of an existing sandbox namespace; undefined when absent, an error when not ours. */
+export async function ownRecord(engine: Engine, namespace: string, key: string): Promise<SandboxRecord | undefined> {
+  const ns = await engine.namespaces.get(namespace);
+  if (!ns) return undefined;
+  const record = readSandboxRecord(ns);
+  if (!record) throw notOurs(namespace, key);
+  return record;
+}
+
+function notOurs(namespace: string, key: string): SandboxError {
+  return new SandboxError(`namespace ${namespace} exists but is not managed by k8s-dev-sandbox; refusing to touch it`, {
+    sandbox: key,
+    step: "namespace",
+    hint: "choose another namespace-prefix, or remove that namespace yourself if it is really a leftover",
+  });
+}

@@ -1,0 +1,256 @@
+// End to end: the bundled Action, run as GitHub runs it, against the real
+// test ground (API server, controllers, kwok node, Helm, registry, buildah)
+// and a GitHub stand-in that refuses anything GitHub's OpenAPI description
+// would. Payloads are @octokit/webhooks-examples, adjusted only in
+// branch/PR/comment fields. The steps build on each other, in order.
+import { cp, mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ActionRun, runBundledAction } from "../support/action-runner.js";
+import { kubectl, kubectlJson, namespaceGone, tool } from "../support/cluster.js";
+import { loadWebhookExample, withBranch, withComment, withPullRequest, withRepository } from "../support/github/examples.js";
+import { type GitHubStandin, startGitHubStandin } from "../support/github/standin.js";
+import { ensureStandinBase } from "../support/images.js";
+
+const REPO = "acme/shop";
+const PR = 4242;
+const BRANCH = "feature/Login-E2E";
+const SHA_A = "a".repeat(40);
+const SHA_B = "b".repeat(40);
+const PREFIX = "e2e-sandbox-";
+
+let github: GitHubStandin;
+let workspace: string;
+let inputs: Record<string, string>;
+let env: Record<string, string>;
+
+interface NamespaceJson {
+  metadata: { name: string; labels: Record<string, string>; annotations: Record<string, string> };
+}
+
+async function act(eventName: string, payload: unknown, extra: Record<string, string> = {}): Promise<ActionRun> {
+  const run = await runBundledAction({ eventName, payload: withRepository(payload, REPO), inputs: { ...inputs, ...extra }, env });
+  if (run.exitCode !== 0 && !extra.expectFailure) {
+    throw new Error(`the action failed (${run.exitCode}):\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
+  }
+  return run;
+}
+
+function pullRequestEvent(action: string, sha: string) {
+  return withPullRequest(loadWebhookExample(`pull_request.${action}`), {
+    number: PR,
+    headRef: BRANCH,
+    headSha: sha,
+    fork: false,
+    state: action === "closed" ? "closed" : "open",
+  });
+}
+
+function commentEvent(body: string, author: string) {
+  return withComment(withPullRequest(loadWebhookExample("issue_comment.created"), { number: PR }), { body, author });
+}
+
+async function sandboxNamespace(): Promise<NamespaceJson | undefined> {
+  const list = await kubectlJson<{ items: NamespaceJson[] }>(["get", "namespaces", "-l", "app.kubernetes.io/managed-by=k8s-dev-sandbox"]);
+  return list.items.find((n) => n.metadata.name.startsWith(`${PREFIX}feature-login-e2e`));
+}
+
+async function helmRevision(namespace: string): Promise<number> {
+  const { stdout } = await execa(tool("HELM"), ["status", "sandbox", "-n", namespace, "-o", "json"], {
+    env: { KUBECONFIG: process.env.KUBECONFIG },
+  });
+  return JSON.parse(stdout).version as number;
+}
+
+beforeAll(async () => {
+  await execa("node", ["scripts/bundle.mjs"]);
+  const base = await ensureStandinBase();
+  workspace = await mkdtemp(join(tmpdir(), "e2e-workspace-"));
+  await cp(resolve("examples/sample-addons"), join(workspace, "addons"), { recursive: true });
+  await cp(resolve("Dockerfile.dev"), join(workspace, "Dockerfile.dev"));
+  await cp(resolve(".dockerignore"), join(workspace, ".dockerignore")).catch(() => undefined);
+  github = await startGitHubStandin({
+    repository: REPO,
+    token: "e2e-token",
+    permissions: { "writer-wendy": "write", "reader-rob": "read" },
+    pullRequests: [{ number: PR, headRef: BRANCH, headSha: SHA_A }],
+    branches: [BRANCH],
+  });
+  inputs = {
+    "github-token": "e2e-token",
+    kubeconfig: await readFile(process.env.KUBECONFIG as string, "utf8"),
+    "base-domain": "preview.example.test",
+    registry: process.env.REGISTRY as string,
+    image: "acme/shop-sandbox",
+    builder: "buildah",
+    "build-args": `ODOO_IMAGE=${base}`,
+    "namespace-prefix": PREFIX,
+    "wait-timeout": "3m",
+    ttl: "168h",
+    "max-ttl": "720h",
+  };
+  env = { GITHUB_REPOSITORY: REPO, GITHUB_API_URL: github.url, GITHUB_WORKSPACE: workspace, HELM: tool("HELM"), KUBECONFIG: "" };
+}, 300_000);
+
+afterAll(async () => {
+  const ns = await sandboxNamespace().catch(() => undefined);
+  if (ns) await kubectl(["delete", "namespace", ns.metadata.name, "--wait=false"], { reject: false });
+  await github?.close();
+});
+
+describe("the bundled action over a pull request's life", () => {
+  let namespace = "";
+
+  it("PR opened: builds, deploys, comments once and reports a successful deployment with its URL", async () => {
+    const run = await act("pull_request", pullRequestEvent("opened", SHA_A));
+    expect(run.outputs.result).toBe("deployed");
+    expect(run.outputs.url).toMatch(/^https:\/\/feature-login-e2e-[0-9a-f]{6}\.preview\.example\.test$/);
+    namespace = run.outputs.namespace as string;
+    const ns = await sandboxNamespace();
+    expect(ns?.metadata.name).toBe(namespace);
+    expect(ns?.metadata.labels["k8s-dev-sandbox/key"]).toBe(run.outputs.sandbox);
+    expect(ns?.metadata.annotations["k8s-dev-sandbox/pr"]).toBe(String(PR));
+    expect(ns?.metadata.annotations["k8s-dev-sandbox/commit"]).toBe(SHA_A);
+    expect(ns?.metadata.annotations["k8s-dev-sandbox/status"]).toBe("ready");
+    expect(await helmRevision(namespace)).toBe(1);
+    const comments = github.commentsOn(PR);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]?.body).toContain(run.outputs.url);
+    const deployments = github.state.deployments;
+    expect(deployments).toHaveLength(1);
+    expect(deployments[0]?.statuses.map((s) => s.state)).toEqual(["in_progress", "success"]);
+    expect(deployments[0]?.statuses[1]?.environment_url).toBe(run.outputs.url);
+    // Secrets never reach the log.
+    expect(run.stdout).not.toContain("e2e-token");
+    expect(run.stdout).not.toContain("BEGIN RSA PRIVATE KEY");
+    expect(run.summary).toContain(run.outputs.sandbox);
+  });
+
+  it("synchronize with a new commit: the same comment is edited and the release upgraded", async () => {
+    const run = await act("pull_request", pullRequestEvent("synchronize", SHA_B));
+    expect(run.outputs.result).toBe("deployed");
+    expect(await helmRevision(namespace)).toBe(2);
+    expect(github.commentsOn(PR)).toHaveLength(1);
+    expect(github.commentsOn(PR)[0]?.body).toContain(SHA_B.slice(0, 12));
+  });
+
+  it("the same commit again: unchanged, with no build and no helm upgrade", async () => {
+    const run = await act("pull_request", pullRequestEvent("synchronize", SHA_B));
+    expect(run.outputs.result).toBe("unchanged");
+    expect(run.stdout).toMatch(/already in the registry: build skipped/);
+    expect(run.stdout).not.toMatch(/building .* with buildah/);
+    expect(await helmRevision(namespace)).toBe(2);
+  });
+
+  it("/sandbox extend 48h from a writer moves the expiry and answers", async () => {
+    const before = (await sandboxNamespace())?.metadata.annotations["k8s-dev-sandbox/expires-at"] as string;
+    const payload = commentEvent("/sandbox extend 48h", "writer-wendy");
+    const run = await act("issue_comment", payload);
+    expect(run.outputs.result).toBe("extended");
+    const after = (await sandboxNamespace())?.metadata.annotations["k8s-dev-sandbox/expires-at"] as string;
+    expect(new Date(after).getTime() - new Date(before).getTime()).toBeGreaterThanOrEqual(47 * 3600_000);
+    expect((await sandboxNamespace())?.metadata.annotations["k8s-dev-sandbox/extended-by"]).toBe("writer-wendy");
+    const reactions = github.state.reactions.get(payload.comment.id) ?? [];
+    expect(reactions.map((r) => r.content)).toEqual(expect.arrayContaining(["eyes", "rocket"]));
+  });
+
+  it("/sandbox extend from a read-only user is refused and changes nothing", async () => {
+    const before = (await sandboxNamespace())?.metadata.annotations["k8s-dev-sandbox/expires-at"];
+    const run = await act("issue_comment", commentEvent("/sandbox extend 30d", "reader-rob"));
+    expect(run.outputs.result).toBe("refused");
+    expect((await sandboxNamespace())?.metadata.annotations["k8s-dev-sandbox/expires-at"]).toBe(before);
+    const replies = github.commentsOn(PR).filter((c) => c.body.includes("may not run sandbox commands"));
+    expect(replies).toHaveLength(1);
+  });
+
+  it("PR closed: the namespace goes and the deployment is marked inactive", async () => {
+    const run = await act("pull_request", pullRequestEvent("closed", SHA_B));
+    expect(run.outputs.result).toBe("destroyed");
+    await namespaceGone(namespace);
+    const statuses = github.state.deployments.flatMap((d) => d.statuses.map((s) => s.state));
+    expect(statuses).toContain("inactive");
+    expect(github.commentsOn(PR)[0]?.body).toMatch(/destroyed/i);
+  });
+
+  it("a scheduled sweep removes only our expired sandboxes, never foreign or kept ones", async () => {
+    const past = "2020-01-01T00:00:00Z";
+    const future = "2099-01-01T00:00:00Z";
+    const ours = { "app.kubernetes.io/managed-by": "k8s-dev-sandbox" };
+    const fixtures: { name: string; labels: Record<string, string>; annotations: Record<string, string>; expectGone: boolean }[] = [
+      {
+        name: `${PREFIX}old-one`,
+        labels: { ...ours, "k8s-dev-sandbox/key": "old-one" },
+        annotations: { "k8s-dev-sandbox/expires-at": past, "k8s-dev-sandbox/branch": BRANCH },
+        expectGone: true,
+      },
+      {
+        name: `${PREFIX}fresh-one`,
+        labels: { ...ours, "k8s-dev-sandbox/key": "fresh-one" },
+        annotations: { "k8s-dev-sandbox/expires-at": future, "k8s-dev-sandbox/branch": BRANCH },
+        expectGone: false,
+      },
+      {
+        name: `${PREFIX}kept-one`,
+        labels: { ...ours, "k8s-dev-sandbox/key": "kept-one" },
+        annotations: { "k8s-dev-sandbox/expires-at": past, "k8s-dev-sandbox/keep": "true", "k8s-dev-sandbox/branch": BRANCH },
+        expectGone: false,
+      },
+      {
+        name: `${PREFIX}foreign-one`,
+        labels: { "k8s-dev-sandbox/key": "foreign-one" },
+        annotations: { "k8s-dev-sandbox/expires-at": past },
+        expectGone: false,
+      },
+      {
+        name: "someone-elses-team",
+        labels: { "app.kubernetes.io/managed-by": "helm" },
+        annotations: { "k8s-dev-sandbox/expires-at": past, "k8s-dev-sandbox/repo": REPO },
+        expectGone: false,
+      },
+    ];
+    for (const f of fixtures) {
+      await kubectl(["apply", "-f", "-"], {
+        input: JSON.stringify({
+          apiVersion: "v1",
+          kind: "Namespace",
+          metadata: { name: f.name, labels: f.labels, annotations: f.annotations },
+        }),
+      });
+    }
+    try {
+      const run = await act("schedule", { schedule: "0 3 * * *", repository: loadWebhookExample("push").repository });
+      expect(run.outputs.result).toBe("swept");
+      for (const f of fixtures.filter((x) => x.expectGone)) await namespaceGone(f.name);
+      for (const f of fixtures.filter((x) => !x.expectGone)) {
+        const ns = await kubectlJson<NamespaceJson & { status: { phase: string } }>(["get", "namespace", f.name]);
+        expect(ns.status.phase, f.name).toBe("Active");
+      }
+    } finally {
+      for (const f of fixtures) await kubectl(["delete", "namespace", f.name, "--ignore-not-found", "--wait=false"], { reject: false });
+    }
+  });
+
+  it("made no request GitHub would have refused", () => {
+    expect(github.rejected.map((r) => `${r.method} ${r.path} -> ${r.status}: ${r.reason ?? ""}`)).toEqual([]);
+  });
+});
+
+describe("push and delete events", () => {
+  it("a push deploys the branch and deleting the branch destroys it", async () => {
+    const branch = "hotfix/Push-E2E";
+    const push = withBranch(
+      loadWebhookExample("push", (p) => !p.deleted && p.ref?.startsWith("refs/heads/")),
+      branch,
+    );
+    push.after = SHA_A;
+    const deployed = await act("push", push, { comment: "false" });
+    expect(deployed.outputs.result).toBe("deployed");
+    const del = loadWebhookExample("delete", (p) => p.ref_type === "branch");
+    del.ref = branch;
+    const destroyed = await act("delete", del, { comment: "false" });
+    expect(destroyed.outputs.result).toBe("destroyed");
+    await namespaceGone(deployed.outputs.namespace as string);
+  });
+});

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `npm test`: everything a change must pass, from a clean clone. Installs what
+# it needs (npm packages, Debian packages, the test ground's binaries, Node
+# 24), checks types, lint and the action bundle, then runs the whole suite
+# under Node 24 (the Action's runtime) and again under this machine's Node.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+step() { printf '\n[test] %s\n' "$*" >&2; }
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  step "npm ci"
+  npm ci --no-audit --no-fund
+fi
+step "Debian packages and test-ground binaries"
+bash test/ground/install-packages.sh
+bash test/ground/build-binaries.sh
+node24=$(bash test/node24.sh)
+
+step "typecheck, lint, bundle freshness"
+npx tsc --noEmit -p .
+npx biome check .
+bash scripts/check-dist.sh
+
+step "all tests under Node $("$node24" --version) (the Action's runtime)"
+"$node24" node_modules/vitest/vitest.mjs run
+step "all tests under Node $(node --version)"
+node node_modules/vitest/vitest.mjs run
+
+step "done in $(( $(date +%s) - start ))s"
