@@ -3,6 +3,7 @@
 // ending in setFailed, as in GitHub's own action template.
 import { readFileSync } from "node:fs";
 import * as core from "@actions/core";
+import { parse } from "yaml";
 import { GitHub } from "../adapters/github/client.js";
 import { SandboxError } from "../domain/errors.js";
 import { formatTimestamp } from "../domain/expiry.js";
@@ -15,7 +16,7 @@ import { ActionsLogger } from "./logger.js";
 export async function run(): Promise<void> {
   try {
     const inputs = readInputs();
-    for (const secret of [inputs.kubeconfig, inputs.githubToken]) if (secret) core.setSecret(secret);
+    for (const secret of [inputs.githubToken, ...kubeconfigSecrets(inputs.kubeconfig)]) if (secret) core.setSecret(secret);
     const logger = new ActionsLogger();
     const eventName = process.env.GITHUB_EVENT_NAME ?? "";
     const eventPath = process.env.GITHUB_EVENT_PATH;
@@ -87,6 +88,28 @@ export async function run(): Promise<void> {
   } catch (error) {
     core.setFailed(failureText(error));
   }
+}
+
+/**
+ * The runner masks a registered value only where it appears whole; a
+ * multi-line kubeconfig is registered as a whole and each credential in it
+ * on its own, so no key or token shows even if one line of it is printed.
+ */
+export function kubeconfigSecrets(content: string | undefined): string[] {
+  if (!content) return [];
+  const secrets = [content];
+  try {
+    const config = parse(content) as { users?: { user?: Record<string, unknown> }[] };
+    for (const entry of config?.users ?? []) {
+      for (const key of ["token", "password", "client-key-data", "client-certificate-data"]) {
+        const value = entry.user?.[key];
+        if (typeof value === "string" && value) secrets.push(value);
+      }
+    }
+  } catch {
+    // Not YAML: the whole content is still masked; connecting will report the problem.
+  }
+  return secrets;
 }
 
 function failureText(error: unknown): string {

@@ -6,6 +6,7 @@
 import { cp, mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { getOctokit } from "@actions/github";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ActionRun, runBundledAction } from "../support/action-runner.js";
@@ -48,8 +49,12 @@ function pullRequestEvent(action: string, sha: string) {
   });
 }
 
-function commentEvent(body: string, author: string) {
-  return withComment(withPullRequest(loadWebhookExample("issue_comment.created"), { number: PR }), { body, author });
+/** The comment exists on GitHub (the stand-in) before its event arrives, as it would. */
+async function commentEvent(body: string, author: string) {
+  const created = await getOctokit("e2e-token", { baseUrl: github.url }).rest.issues.createComment({ owner: "acme", repo: "shop", issue_number: PR, body });
+  const payload = withComment(withPullRequest(loadWebhookExample("issue_comment.created"), { number: PR }), { body, author });
+  payload.comment.id = created.data.id;
+  return payload;
 }
 
 async function sandboxNamespace(): Promise<NamespaceJson | undefined> {
@@ -65,6 +70,7 @@ async function helmRevision(namespace: string): Promise<number> {
 }
 
 beforeAll(async () => {
+  await removeOurNamespaces();
   await execa("node", ["scripts/bundle.mjs"]);
   const base = await ensureStandinBase();
   workspace = await mkdtemp(join(tmpdir(), "e2e-workspace-"));
@@ -94,9 +100,17 @@ beforeAll(async () => {
   env = { GITHUB_REPOSITORY: REPO, GITHUB_API_URL: github.url, GITHUB_WORKSPACE: workspace, HELM: tool("HELM"), KUBECONFIG: "" };
 }, 300_000);
 
+/** Namespaces of this suite, from this or an earlier interrupted run. */
+async function removeOurNamespaces(): Promise<void> {
+  const { stdout } = await kubectl(["get", "namespaces", "-o", "name"]);
+  for (const name of stdout.split("\n").map((l) => l.replace("namespace/", "")).filter((n) => n.startsWith(PREFIX))) {
+    await kubectl(["delete", "namespace", name, "--wait=false", "--ignore-not-found"], { reject: false });
+    await namespaceGone(name);
+  }
+}
+
 afterAll(async () => {
-  const ns = await sandboxNamespace().catch(() => undefined);
-  if (ns) await kubectl(["delete", "namespace", ns.metadata.name, "--wait=false"], { reject: false });
+  await removeOurNamespaces().catch(() => undefined);
   await github?.close();
 });
 
@@ -121,10 +135,12 @@ describe("the bundled action over a pull request's life", () => {
     const deployments = github.state.deployments;
     expect(deployments).toHaveLength(1);
     expect(deployments[0]?.statuses.map((s) => s.state)).toEqual(["in_progress", "success"]);
-    expect(deployments[0]?.statuses[1]?.environment_url).toBe(run.outputs.url);
-    // Secrets never reach the log.
-    expect(run.stdout).not.toContain("e2e-token");
-    expect(run.stdout).not.toContain("BEGIN RSA PRIVATE KEY");
+    expect(deployments[0]?.statuses[1]?.environmentUrl).toBe(run.outputs.url);
+    // Secrets are registered with the runner (::add-mask::) and never printed otherwise.
+    const printed = run.stdout.split("\n").filter((line) => !line.startsWith("::add-mask::")).join("\n");
+    expect(run.stdout).toContain("::add-mask::e2e-token");
+    expect(printed).not.toContain("e2e-token");
+    expect(printed).not.toContain("PRIVATE KEY");
     expect(run.summary).toContain(run.outputs.sandbox);
   });
 
@@ -146,7 +162,7 @@ describe("the bundled action over a pull request's life", () => {
 
   it("/sandbox extend 48h from a writer moves the expiry and answers", async () => {
     const before = (await sandboxNamespace())?.metadata.annotations["k8s-dev-sandbox/expires-at"] as string;
-    const payload = commentEvent("/sandbox extend 48h", "writer-wendy");
+    const payload = await commentEvent("/sandbox extend 48h", "writer-wendy");
     const run = await act("issue_comment", payload);
     expect(run.outputs.result).toBe("extended");
     const after = (await sandboxNamespace())?.metadata.annotations["k8s-dev-sandbox/expires-at"] as string;
@@ -158,10 +174,10 @@ describe("the bundled action over a pull request's life", () => {
 
   it("/sandbox extend from a read-only user is refused and changes nothing", async () => {
     const before = (await sandboxNamespace())?.metadata.annotations["k8s-dev-sandbox/expires-at"];
-    const run = await act("issue_comment", commentEvent("/sandbox extend 30d", "reader-rob"));
+    const run = await act("issue_comment", await commentEvent("/sandbox extend 30d", "reader-rob"));
     expect(run.outputs.result).toBe("refused");
     expect((await sandboxNamespace())?.metadata.annotations["k8s-dev-sandbox/expires-at"]).toBe(before);
-    const replies = github.commentsOn(PR).filter((c) => c.body.includes("may not run sandbox commands"));
+    const replies = github.commentsOn(PR).filter((c) => c.body.includes("may not run sandbox commands") && c.body.includes("reader-rob"));
     expect(replies).toHaveLength(1);
   });
 
@@ -247,8 +263,9 @@ describe("push and delete events", () => {
     push.after = SHA_A;
     const deployed = await act("push", push, { comment: "false" });
     expect(deployed.outputs.result).toBe("deployed");
-    const del = loadWebhookExample("delete", (p) => p.ref_type === "branch");
+    const del = loadWebhookExample("delete");
     del.ref = branch;
+    del.ref_type = "branch";
     const destroyed = await act("delete", del, { comment: "false" });
     expect(destroyed.outputs.result).toBe("destroyed");
     await namespaceGone(deployed.outputs.namespace as string);

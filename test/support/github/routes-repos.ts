@@ -1,7 +1,7 @@
 // Read-only repository facts the engine looks up: the repository, branches,
 // pull requests, a user's permission, and the rate limit.
 import { collaboratorPermission, rateLimitOverview } from "./factories-activity.js";
-import { branchObject, pullRequestFull, pullRequestSimple, repositoryObject } from "./factories-repo.js";
+import { branchObject, pullRequestFull, pullRequestSimple, repoApi, repositoryObject } from "./factories-repo.js";
 import { type Handler, notFound, paginate } from "./replies.js";
 import type { PullRequestRecord, Role } from "./state.js";
 
@@ -11,6 +11,16 @@ const getBranch: Handler = (context) => {
   const name = context.params.branch as string;
   const sha = context.state.branches.get(name);
   return sha ? { status: 200, body: branchObject(context.site, name, sha) } : notFound(context, "Branch not found");
+};
+
+const listBranches: Handler = (context) => {
+  const branches = [...context.state.branches.entries()].sort(([a], [b]) => a.localeCompare(b));
+  // `short-branch`: name, the tip commit's sha and url, and protection (none here).
+  return paginate(context, branches, ([name, sha]) => ({
+    name,
+    commit: { sha, url: `${repoApi(context.site)}/commits/${sha}` },
+    protected: false,
+  }));
 };
 
 const getPull: Handler = (context) => {
@@ -58,6 +68,7 @@ const getRateLimit: Handler = (context) => ({ status: 200, body: rateLimitOvervi
 
 export const repoRoutes: Record<string, Handler> = {
   "GET /repos/{owner}/{repo}": getRepository,
+  "GET /repos/{owner}/{repo}/branches": listBranches,
   "GET /repos/{owner}/{repo}/branches/{branch}": getBranch,
   "GET /repos/{owner}/{repo}/pulls": listPulls,
   "GET /repos/{owner}/{repo}/pulls/{pull_number}": getPull,
