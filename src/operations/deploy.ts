@@ -73,7 +73,9 @@ export async function deploy(engine: Engine, target: DeployTarget): Promise<Depl
     key: identity.key,
     repo: settings.repository,
     branch: identity.branch,
-    pullRequest: identity.pullRequest ?? undefined,
+    // A push does not know its branch's PR; keep the one a PR event recorded
+    // (under server-side apply, a field left out would be removed).
+    pullRequest: identity.pullRequest ?? existing?.pullRequest,
     commit: target.commit,
     url: identity.url,
     createdAt: existing?.createdAt ?? now,
