@@ -35,6 +35,7 @@ flags:
   --context NAME      kube-context (default: the current one)
   --registry HOST     with --mode ci: where images go (e.g. 127.0.0.1:5000)
   --ttl 7d --max-ttl 30d --wait-timeout 10m --prefix dev-sandbox-
+  --addons-dir DIR    local mode: the addons to mount (default <repo>/addons)
   --values FILE (repeatable)  --set k=v (repeatable)  --chart DIR
   --json              machine-readable output on stdout
   --verbose           debug output
@@ -61,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       chart: { type: "string" },
       dockerfile: { type: "string" },
       "build-context": { type: "string" },
+      "addons-dir": { type: "string" },
       by: { type: "string" },
       tail: { type: "string" },
       component: { type: "string" },

@@ -58,7 +58,9 @@ export function settingsFromFlags(flags: Flags, git: GitState): EngineSettings {
     context,
     buildArgs: {},
     podSecurity: "restricted",
-    localAddonsPath: mode === "local" ? git.root : undefined,
+    // Local mode mounts the worktree's addons directory (the same convention
+    // Dockerfile.dev builds from), so an edit on the host shows in the pod.
+    localAddonsPath: mode === "local" ? resolve(git.root, str("addons-dir") ?? "addons") : undefined,
     dryRun: flags["dry-run"] === true,
   };
 }

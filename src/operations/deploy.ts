@@ -19,7 +19,7 @@ import { type SandboxIdentity, sandboxIdentity } from "../domain/identity.js";
 import { namespaceMetadata, podSecurityLabels, readSandboxRecord, type SandboxRecord } from "../domain/metadata.js";
 import { sandboxValues } from "../domain/values.js";
 import type { Engine } from "./engine.js";
-import { ensureOwnNamespace } from "./namespace.js";
+import { ensureOwnNamespace, removeOrphanedVolumes } from "./namespace.js";
 
 export interface DeployTarget {
   branch: string;
@@ -85,6 +85,7 @@ export async function deploy(engine: Engine, target: DeployTarget): Promise<Depl
   await engine.namespaces
     .apply(identity.namespace, { ...meta.labels, ...podSecurityLabels(settings.podSecurity) }, meta.annotations)
     .catch(fail);
+  if (!existing) await removeOrphanedVolumes(engine, identity.namespace).catch(fail);
 
   step = "lock";
   let lock: HeldLock | undefined;
@@ -92,6 +93,7 @@ export async function deploy(engine: Engine, target: DeployTarget): Promise<Depl
     lock = await timed("lock", () =>
       acquireLock(engine.kube, identity.namespace, engine.holder, {
         waitTimeoutMs: settings.waitTimeoutMs,
+        leaseSeconds: engine.lockLeaseSeconds,
         onWait: (holder, waited) => logger.info(`waiting for ${holder} to finish with ${identity.key} (${Math.round(waited / 1000)}s)`),
       }),
     );
@@ -154,6 +156,7 @@ export async function deploy(engine: Engine, target: DeployTarget): Promise<Depl
       logger.group("Wait until ready", () =>
         waitReady(engine.kube, identity.namespace, {
           timeoutMs: settings.waitTimeoutMs,
+          failFastAfterMs: settings.failFastAfterMs,
           onProgress: (line) => logger.info(line),
         }),
       ),

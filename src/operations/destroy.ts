@@ -37,6 +37,7 @@ export async function destroy(engine: Engine, key: string, options: { reason?: s
       step = "lock";
       lock = await acquireLock(engine.kube, namespace, engine.holder, {
         waitTimeoutMs: engine.settings.waitTimeoutMs,
+        leaseSeconds: engine.lockLeaseSeconds,
         onWait: (holder) => logger.info(`waiting for ${holder} to finish with ${key}`),
       });
       try {

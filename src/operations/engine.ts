@@ -17,6 +17,8 @@ export interface EngineSettings {
   ttlMs: number;
   maxTtlMs: number;
   waitTimeoutMs: number;
+  /** A pod stuck in a crash loop or image-pull failure this long fails the wait early (default 60 s). */
+  failFastAfterMs?: number;
   mode: "ci" | "local";
   chart: string;
   valuesFiles: string[];
@@ -45,6 +47,8 @@ export interface Engine {
   settings: EngineSettings;
   /** Who holds the sandbox's lock while an operation runs (for messages). */
   holder: string;
+  /** How long a silent lock holder (a killed run) blocks the next one. */
+  lockLeaseSeconds: number;
 }
 
 export type Result = "deployed" | "unchanged" | "destroyed" | "extended" | "swept" | "skipped" | "refused" | "failed" | "status";

@@ -1,6 +1,7 @@
 // The namespace rules every operation shares: we only ever touch a namespace
 // that carries our managed-by label, and a namespace still terminating from
 // an earlier destroy is waited out before it is made again.
+import { isNotFound } from "../adapters/kubernetes/client.js";
 import { SandboxError } from "../domain/errors.js";
 import type { SandboxIdentity } from "../domain/identity.js";
 import { readSandboxRecord, type SandboxRecord } from "../domain/metadata.js";
@@ -42,4 +43,34 @@ function notOurs(namespace: string, key: string): SandboxError {
     step: "namespace",
     hint: "choose another namespace-prefix, or remove that namespace yourself if it is really a leftover",
   });
+}
+
+/**
+ * PersistentVolumes are cluster-wide and outlive a namespace deleted without
+ * `helm uninstall` (by hand, or a run killed mid-destroy). A volume that the
+ * sandbox's own release made in an earlier life of this namespace, and that
+ * is Released (its claim is gone), would otherwise block the new claim of the
+ * same name ("already bound to a different claim"). Only such volumes are
+ * removed: Helm's release metadata names this namespace, and the claim it
+ * was bound to is in this namespace. Their data (a hostPath) is not touched.
+ */
+export async function removeOrphanedVolumes(engine: Engine, namespace: string): Promise<string[]> {
+  const volumes = await engine.kube.core.listPersistentVolume({});
+  const orphans = volumes.items.filter(
+    (pv) =>
+      pv.metadata?.annotations?.["meta.helm.sh/release-namespace"] === namespace &&
+      pv.spec?.claimRef?.namespace === namespace &&
+      (pv.status?.phase === "Released" || pv.status?.phase === "Failed"),
+  );
+  const removed: string[] = [];
+  for (const pv of orphans) {
+    const name = pv.metadata?.name;
+    if (!name) continue;
+    await engine.kube.core.deletePersistentVolume({ name }).catch((error: unknown) => {
+      if (!isNotFound(error)) throw error;
+    });
+    engine.logger.warn(`removed volume ${name}, left over from an earlier ${namespace} that was deleted without helm uninstall`);
+    removed.push(name);
+  }
+  return removed;
 }

@@ -21,6 +21,7 @@ export interface EngineOptions {
   /** Names this process in lock messages ("github-actions run 123", "cli alice@laptop"). */
   holder?: string;
   now?: () => Date;
+  lockLeaseSeconds?: number;
 }
 
 export function createEngine(options: EngineOptions): Engine {
@@ -51,5 +52,6 @@ export function createEngine(options: EngineOptions): Engine {
     now: options.now ?? (() => new Date()),
     settings: options.settings,
     holder: options.holder ?? `${hostname()}/${process.pid}`,
+    lockLeaseSeconds: options.lockLeaseSeconds ?? (Number(process.env.K8S_SANDBOX_LEASE_SECONDS) || 45),
   };
 }

@@ -51,7 +51,12 @@ function pullRequestEvent(action: string, sha: string) {
 
 /** The comment exists on GitHub (the stand-in) before its event arrives, as it would. */
 async function commentEvent(body: string, author: string) {
-  const created = await getOctokit("e2e-token", { baseUrl: github.url }).rest.issues.createComment({ owner: "acme", repo: "shop", issue_number: PR, body });
+  const created = await getOctokit("e2e-token", { baseUrl: github.url }).rest.issues.createComment({
+    owner: "acme",
+    repo: "shop",
+    issue_number: PR,
+    body,
+  });
   const payload = withComment(withPullRequest(loadWebhookExample("issue_comment.created"), { number: PR }), { body, author });
   payload.comment.id = created.data.id;
   return payload;
@@ -103,7 +108,10 @@ beforeAll(async () => {
 /** Namespaces of this suite, from this or an earlier interrupted run. */
 async function removeOurNamespaces(): Promise<void> {
   const { stdout } = await kubectl(["get", "namespaces", "-o", "name"]);
-  for (const name of stdout.split("\n").map((l) => l.replace("namespace/", "")).filter((n) => n.startsWith(PREFIX))) {
+  for (const name of stdout
+    .split("\n")
+    .map((l) => l.replace("namespace/", ""))
+    .filter((n) => n.startsWith(PREFIX))) {
     await kubectl(["delete", "namespace", name, "--wait=false", "--ignore-not-found"], { reject: false });
     await namespaceGone(name);
   }
@@ -137,7 +145,10 @@ describe("the bundled action over a pull request's life", () => {
     expect(deployments[0]?.statuses.map((s) => s.state)).toEqual(["in_progress", "success"]);
     expect(deployments[0]?.statuses[1]?.environmentUrl).toBe(run.outputs.url);
     // Secrets are registered with the runner (::add-mask::) and never printed otherwise.
-    const printed = run.stdout.split("\n").filter((line) => !line.startsWith("::add-mask::")).join("\n");
+    const printed = run.stdout
+      .split("\n")
+      .filter((line) => !line.startsWith("::add-mask::"))
+      .join("\n");
     expect(run.stdout).toContain("::add-mask::e2e-token");
     expect(printed).not.toContain("e2e-token");
     expect(printed).not.toContain("PRIVATE KEY");

@@ -35,7 +35,19 @@ export async function ensurePki(dir: string): Promise<Pki> {
 
   const days = "3650";
   await execa("openssl", ["genrsa", "-out", pki.caKey, "2048"]);
-  await execa("openssl", ["req", "-x509", "-new", "-key", pki.caKey, "-subj", "/CN=k8s-dev-sandbox-ground-ca", "-days", days, "-out", pki.caCert]);
+  await execa("openssl", [
+    "req",
+    "-x509",
+    "-new",
+    "-key",
+    pki.caKey,
+    "-subj",
+    "/CN=k8s-dev-sandbox-ground-ca",
+    "-days",
+    days,
+    "-out",
+    pki.caCert,
+  ]);
   await execa("openssl", ["genrsa", "-out", pki.key, "2048"]);
   const ext = join(dir, "admin.ext");
   writeFileSync(
@@ -51,8 +63,21 @@ export async function ensurePki(dir: string): Promise<Pki> {
   const csr = join(dir, "admin.csr");
   await execa("openssl", ["req", "-new", "-key", pki.key, "-subj", "/O=system:masters/CN=kubernetes-admin", "-out", csr]);
   await execa("openssl", [
-    "x509", "-req", "-in", csr, "-CA", pki.caCert, "-CAkey", pki.caKey, "-CAcreateserial",
-    "-days", days, "-extfile", ext, "-out", pki.cert,
+    "x509",
+    "-req",
+    "-in",
+    csr,
+    "-CA",
+    pki.caCert,
+    "-CAkey",
+    pki.caKey,
+    "-CAcreateserial",
+    "-days",
+    days,
+    "-extfile",
+    ext,
+    "-out",
+    pki.cert,
   ]);
   return pki;
 }

@@ -15,7 +15,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "status": {
       const s = await status();
-      const lines = Object.entries(s.components).map(([name, alive]) => `  ${name.padEnd(18)} ${alive ? "running" : "stopped"} ${s.state?.pids[name as keyof typeof s.state.pids] ?? ""}`);
+      const lines = Object.entries(s.components).map(
+        ([name, alive]) =>
+          `  ${name.padEnd(18)} ${alive ? "running" : "stopped"} ${s.state?.pids[name as keyof typeof s.state.pids] ?? ""}`,
+      );
       process.stdout.write(`ground ${s.healthy ? "up" : "down"}${s.state ? ` (${s.state.dir})` : ""}\n${lines.join("\n")}\n`);
       if (s.state) process.stdout.write(`  kubeconfig         ${s.state.kubeconfig}\n  registry           ${s.state.registry}\n`);
       return s.healthy ? 0 : 3;

@@ -107,7 +107,11 @@ export async function up(): Promise<GroundState> {
     );
     writeKubeconfig(state.kubeconfig, pki, ports.apiserver);
 
-    state.pids.controllerManager = startDaemon(bins.kubeControllerManager, controllerManagerArgs(state, pki), logFile("kube-controller-manager"));
+    state.pids.controllerManager = startDaemon(
+      bins.kubeControllerManager,
+      controllerManagerArgs(state, pki),
+      logFile("kube-controller-manager"),
+    );
     state.pids.scheduler = startDaemon(
       bins.kubeScheduler,
       ["--kubeconfig", state.kubeconfig, "--leader-elect=false", "--bind-address=127.0.0.1", `--secure-port=${ports.scheduler}`],
@@ -118,7 +122,11 @@ export async function up(): Promise<GroundState> {
     const at = new Date().toISOString();
     writeFileSync(
       podLog,
-      [`${at} stdout F k8s-dev-sandbox test ground: kwok simulates this container`, `${at} stdout F no real process runs; this is its log`, ""].join("\n"),
+      [
+        `${at} stdout F k8s-dev-sandbox test ground: kwok simulates this container`,
+        `${at} stdout F no real process runs; this is its log`,
+        "",
+      ].join("\n"),
     );
     const kwokConfigFile = join(dir, "kwok.yaml");
     writeFileSync(kwokConfigFile, kwokConfig(podLog));
@@ -126,15 +134,19 @@ export async function up(): Promise<GroundState> {
     state.pids.kwok = startDaemon(
       bins.kwok,
       [
-        "--kubeconfig", state.kubeconfig,
-        "--config", kwokConfigFile,
+        "--kubeconfig",
+        state.kubeconfig,
+        "--config",
+        kwokConfigFile,
         "--manage-all-nodes=true",
         "--node-ip=127.0.0.1",
         `--node-port=${ports.kwok}`,
         // kwok serves the kubelet API (logs, exec) and its own HTTP on this one port.
         `--server-address=127.0.0.1:${ports.kwok}`,
-        "--tls-cert-file", pki.cert,
-        "--tls-private-key-file", pki.key,
+        "--tls-cert-file",
+        pki.cert,
+        "--tls-private-key-file",
+        pki.key,
         "--node-lease-duration-seconds=40",
       ],
       logFile("kwok"),

@@ -3,7 +3,7 @@
 # nginx for config checks, openssl for certificates). Idempotent and quiet
 # when everything is present already.
 set -euo pipefail
-pkgs=(buildah docker-registry nginx-light openssl skopeo iproute2 ca-certificates)
+pkgs=(buildah docker-registry nginx-light openssl skopeo iproute2 ca-certificates postgresql perl tar)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,10 +18,24 @@ describe("helm upgrade arguments", () => {
       sets: ["odoo.replicas=1", "a=$(rm -rf /)"],
     });
     expect(args).toEqual([
-      "upgrade", "--install", "sandbox", "/charts/odoo", "--namespace", "dev-sandbox-x", "--history-max", "10",
-      "--values", "/repo/values.yaml", "--values", "/tmp/generated.yaml",
-      "--set", "odoo.replicas=1", "--set", "a=$(rm -rf /)",
-      "--output", "json",
+      "upgrade",
+      "--install",
+      "sandbox",
+      "/charts/odoo",
+      "--namespace",
+      "dev-sandbox-x",
+      "--history-max",
+      "10",
+      "--values",
+      "/repo/values.yaml",
+      "--values",
+      "/tmp/generated.yaml",
+      "--set",
+      "odoo.replicas=1",
+      "--set",
+      "a=$(rm -rf /)",
+      "--output",
+      "json",
     ]);
   });
 
@@ -36,19 +50,47 @@ describe("helm upgrade arguments", () => {
   });
 
   it("reads a release from helm's JSON, with or without leading noise", () => {
-    const json = JSON.stringify({ name: "sandbox", namespace: "ns", version: 3, info: { status: "deployed" }, chart: { metadata: { name: "odoo-dev-sandbox", version: "0.1.0" } } });
-    expect(parseRelease(`WARNING: something\n${json}`)).toEqual({ name: "sandbox", namespace: "ns", status: "deployed", revision: 3, chart: "odoo-dev-sandbox-0.1.0" });
+    const json = JSON.stringify({
+      name: "sandbox",
+      namespace: "ns",
+      version: 3,
+      info: { status: "deployed" },
+      chart: { metadata: { name: "odoo-dev-sandbox", version: "0.1.0" } },
+    });
+    expect(parseRelease(`WARNING: something\n${json}`)).toEqual({
+      name: "sandbox",
+      namespace: "ns",
+      status: "deployed",
+      revision: 3,
+      chart: "odoo-dev-sandbox-0.1.0",
+    });
     expect(parseRelease("no json here")).toBeUndefined();
   });
 });
 
 describe("image builders", () => {
-  const req = { context: "/w", dockerfile: "/w/Dockerfile.dev", image: "127.0.0.1:5000/acme/shop:src-1", buildArgs: { ODOO_IMAGE: "odoo:18.0" }, labels: { "org.opencontainers.image.revision": "abc" } };
+  const req = {
+    context: "/w",
+    dockerfile: "/w/Dockerfile.dev",
+    image: "127.0.0.1:5000/acme/shop:src-1",
+    buildArgs: { ODOO_IMAGE: "odoo:18.0" },
+    labels: { "org.opencontainers.image.revision": "abc" },
+  };
 
   it("builds with buildah using the layer cache and plain HTTP only for loopback registries", () => {
     expect(buildahBuildArgs(req)).toEqual([
-      "build", "--layers", "--tls-verify=false", "--file", "/w/Dockerfile.dev", "--tag", "127.0.0.1:5000/acme/shop:src-1",
-      "--build-arg", "ODOO_IMAGE=odoo:18.0", "--label", "org.opencontainers.image.revision=abc", "/w",
+      "build",
+      "--layers",
+      "--tls-verify=false",
+      "--file",
+      "/w/Dockerfile.dev",
+      "--tag",
+      "127.0.0.1:5000/acme/shop:src-1",
+      "--build-arg",
+      "ODOO_IMAGE=odoo:18.0",
+      "--label",
+      "org.opencontainers.image.revision=abc",
+      "/w",
     ]);
     expect(buildahPushArgs("ghcr.io/acme/shop:src-1")).toEqual(["push", "ghcr.io/acme/shop:src-1", "docker://ghcr.io/acme/shop:src-1"]);
     expect(buildahPushArgs(req.image)).toContain("--tls-verify=false");
@@ -56,8 +98,19 @@ describe("image builders", () => {
 
   it("builds and pushes with docker buildx in one step", () => {
     expect(dockerBuildArgs({ ...req, image: "ghcr.io/acme/shop:src-1" })).toEqual([
-      "buildx", "build", "--push", "--provenance=false", "--file", "/w/Dockerfile.dev", "--tag", "ghcr.io/acme/shop:src-1",
-      "--build-arg", "ODOO_IMAGE=odoo:18.0", "--label", "org.opencontainers.image.revision=abc", "/w",
+      "buildx",
+      "build",
+      "--push",
+      "--provenance=false",
+      "--file",
+      "/w/Dockerfile.dev",
+      "--tag",
+      "ghcr.io/acme/shop:src-1",
+      "--build-arg",
+      "ODOO_IMAGE=odoo:18.0",
+      "--label",
+      "org.opencontainers.image.revision=abc",
+      "/w",
     ]);
   });
 
@@ -122,15 +175,45 @@ describe("readiness classification", () => {
 
   it.each([
     [pod([], "True"), undefined],
-    [pod([{ name: "odoo", image: "i", imageID: "", ready: false, restartCount: 4, state: { waiting: { reason: "CrashLoopBackOff" } }, lastState: { terminated: { exitCode: 1, reason: "Error" } } }]), { fatal: true, reason: "container odoo CrashLoopBackOff, last exit 1 (Error)" }],
-    [pod([{ name: "odoo", image: "i", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "ImagePullBackOff", message: "not found" } } }]), { fatal: true, reason: "container odoo ImagePullBackOff: not found" }],
-    [pod([{ name: "odoo", image: "i", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "ContainerCreating" } } }]), { fatal: false, reason: "container odoo ContainerCreating" }],
+    [
+      pod([
+        {
+          name: "odoo",
+          image: "i",
+          imageID: "",
+          ready: false,
+          restartCount: 4,
+          state: { waiting: { reason: "CrashLoopBackOff" } },
+          lastState: { terminated: { exitCode: 1, reason: "Error" } },
+        },
+      ]),
+      { fatal: true, reason: "container odoo CrashLoopBackOff, last exit 1 (Error)" },
+    ],
+    [
+      pod([
+        {
+          name: "odoo",
+          image: "i",
+          imageID: "",
+          ready: false,
+          restartCount: 0,
+          state: { waiting: { reason: "ImagePullBackOff", message: "not found" } },
+        },
+      ]),
+      { fatal: true, reason: "container odoo ImagePullBackOff: not found" },
+    ],
+    [
+      pod([{ name: "odoo", image: "i", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "ContainerCreating" } } }]),
+      { fatal: false, reason: "container odoo ContainerCreating" },
+    ],
   ])("pod %#", (p, expected) => {
     expect(podNotReady(p)).toEqual(expected);
   });
 
   it("reports an unschedulable pod with the scheduler's message", () => {
-    const p: V1Pod = { status: { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", message: "0/1 nodes are available" }] } };
+    const p: V1Pod = {
+      status: { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", message: "0/1 nodes are available" }] },
+    };
     expect(podNotReady(p)).toEqual({ fatal: false, reason: "unschedulable: 0/1 nodes are available" });
   });
 });

@@ -1,0 +1,277 @@
+// Fault drills for the engine on the real ground: a run killed midway, a Helm
+// release left pending, two deploys of one sandbox at once, a deploy whose
+// pods never become ready, and the API server dropping out during a sweep.
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { MemoryLogger } from "../../src/adapters/logger.js";
+import { SandboxError } from "../../src/domain/errors.js";
+import { HOUR } from "../../src/domain/duration.js";
+import { sandboxIdentity } from "../../src/domain/identity.js";
+import { deploy } from "../../src/operations/deploy.js";
+import { destroy } from "../../src/operations/destroy.js";
+import type { Engine, EngineSettings } from "../../src/operations/engine.js";
+import { sweep } from "../../src/operations/sweep.js";
+import { createEngine } from "../../src/wiring/create-engine.js";
+import { eventually, kubectl, kubectlJson, namespaceGone, tool } from "../support/cluster.js";
+
+const PREFIX = "drill-sandbox-";
+
+function settings(extra: Partial<EngineSettings> = {}): EngineSettings {
+  return {
+    prefix: PREFIX,
+    baseDomain: "drill.example.test",
+    scheme: "https",
+    ttlMs: 168 * HOUR,
+    maxTtlMs: 720 * HOUR,
+    waitTimeoutMs: 120_000,
+    mode: "ci",
+    chart: "charts/odoo-dev-sandbox",
+    valuesFiles: [],
+    sets: [],
+    dockerfile: "Dockerfile.dev",
+    context: ".",
+    buildArgs: {},
+    podSecurity: "restricted",
+    dryRun: false,
+    ...extra,
+  };
+}
+
+function engine(holder: string, extra: Partial<EngineSettings> = {}, kubeconfig?: string): Engine & { log: MemoryLogger } {
+  const log = new MemoryLogger();
+  const kubeconfigContent = kubeconfig ? readFileSync(kubeconfig, "utf8") : undefined;
+  return Object.assign(createEngine({ settings: settings(extra), logger: log, holder, lockLeaseSeconds: 6, kubeconfigContent }), { log });
+}
+
+async function helmStatus(namespace: string): Promise<{ status: string; revision: number }> {
+  const { stdout } = await execa(tool("HELM"), ["status", "sandbox", "-n", namespace, "-o", "json"], {
+    env: { KUBECONFIG: process.env.KUBECONFIG },
+  });
+  const release = JSON.parse(stdout);
+  return { status: release.info.status, revision: release.version };
+}
+
+afterAll(async () => {
+  // Through the engine, so cluster-scoped objects (local mode's volume) go too.
+  const cleaner = engine("drill-cleanup");
+  const { stdout } = await kubectl(["get", "namespaces", "-o", "name"]);
+  for (const name of stdout
+    .split("\n")
+    .map((l) => l.replace("namespace/", ""))
+    .filter((n) => n.startsWith(PREFIX))) {
+    await destroy(cleaner, name.slice(PREFIX.length)).catch(() =>
+      kubectl(["delete", "namespace", name, "--wait=false"], { reject: false }),
+    );
+  }
+});
+
+describe("fault drills", () => {
+  it("a deploy killed midway is completed by the next run", async () => {
+    const branch = "drill/killed";
+    const namespace = sandboxIdentity({ branch, prefix: PREFIX, baseDomain: "drill.example.test" }).namespace;
+    // The CLI in its own process (local mode: no image step), killed with
+    // SIGKILL while it holds the sandbox's lock: no cleanup code runs.
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "src/cli/index.ts",
+        "create",
+        "--mode",
+        "local",
+        "--addons-dir",
+        "examples/sample-addons",
+        "--branch",
+        branch,
+        "--prefix",
+        PREFIX,
+        "--base-domain",
+        "drill.example.test",
+        "--chart",
+        "charts/odoo-dev-sandbox",
+      ],
+      { env: { ...process.env, K8S_SANDBOX_LEASE_SECONDS: "6" }, stdio: "ignore" },
+    );
+    await eventually(
+      "the killed run to hold the lock",
+      async () => (await kubectl(["-n", namespace, "get", "lease", "k8s-dev-sandbox-lock"], { reject: false })).exitCode === 0,
+      60_000,
+      25,
+    );
+    child.kill("SIGKILL");
+    const drill = engine("drill-rerun", { mode: "local", localAddonsPath: join(process.cwd(), "examples/sample-addons") });
+    const done = await deploy(drill, { branch, commit: "c".repeat(40) });
+    // The lease of the dead holder had to run out first: the re-run waited, then converged.
+    expect(drill.log.lines.join("\n")).toMatch(/waiting for k8s-sandbox cli .* to finish with drill-killed/);
+    expect(["deployed", "unchanged"]).toContain(done.result);
+    expect((await helmStatus(namespace)).status).toBe("deployed");
+    const ns = await kubectlJson<{ metadata: { annotations: Record<string, string> } }>(["get", "ns", namespace]);
+    expect(ns.metadata.annotations["k8s-dev-sandbox/status"]).toBe("ready");
+  });
+
+  it("a Helm release left pending by a killed helm is recovered", async () => {
+    const branch = "drill/pending";
+    const first = await deploy(engine("drill-pending-1"), { branch });
+    const namespace = first.identity.namespace;
+    // An upgrade killed while helm waits leaves the release in pending-upgrade;
+    // its new pod crash-loops (kwok stage), so helm is surely still waiting.
+    const crash = "odoo.podLabels.ground\\.k8s-dev-sandbox/behaviour=crashloop";
+    const helm = execa(
+      tool("HELM"),
+      ["upgrade", "sandbox", "charts/odoo-dev-sandbox", "-n", namespace, "--reuse-values", "--set", crash, "--wait", "--timeout", "5m"],
+      {
+        env: { KUBECONFIG: process.env.KUBECONFIG },
+        reject: false,
+      },
+    );
+    await eventually("pending-upgrade", async () => (await helmStatus(namespace)).status === "pending-upgrade", 30_000, 50);
+    helm.kill("SIGKILL");
+    await helm;
+    expect((await helmStatus(namespace)).status).toBe("pending-upgrade");
+    const drill = engine("drill-pending-2");
+    const done = await deploy(drill, { branch, commit: "d".repeat(40) });
+    expect(done.result).toBe("deployed");
+    expect(drill.log.lines.join("\n")).toMatch(/stuck in pending-upgrade; rolled back to revision 1/);
+    expect((await helmStatus(namespace)).status).toBe("deployed");
+  });
+
+  it("two deploys of one sandbox at once: one waits for the other, the release stays healthy", async () => {
+    const branch = "drill/concurrent";
+    const a = engine("drill-A");
+    const b = engine("drill-B");
+    const [ra, rb] = await Promise.all([deploy(a, { branch, commit: "e".repeat(40) }), deploy(b, { branch, commit: "e".repeat(40) })]);
+    const waited = [...a.log.lines, ...b.log.lines].filter((l) => /waiting for drill-[AB] to finish/.test(l));
+    expect(waited.length).toBeGreaterThan(0);
+    expect([ra.result, rb.result].sort()).toEqual(["deployed", "unchanged"]);
+    expect(await helmStatus(ra.identity.namespace)).toEqual({ status: "deployed", revision: 1 });
+  });
+
+  it("a deploy whose pods never become ready fails early with evidence and keeps its namespace", async () => {
+    const drill = engine("drill-crash", { waitTimeoutMs: 60_000, failFastAfterMs: 5_000 });
+    // The ground's kwok stage turns pods with this label into a crash loop.
+    const values = join(tmpdir(), `crash-values-${process.pid}.yaml`);
+    writeFileSync(values, stringify({ odoo: { podLabels: { "ground.k8s-dev-sandbox/behaviour": "crashloop" } } }));
+    drill.settings.valuesFiles = [values];
+    const error = await deploy(drill, { branch: "drill/crash" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SandboxError);
+    const failure = error as SandboxError;
+    expect(failure.step).toBe("wait ready");
+    expect(failure.sandbox).toMatch(/^drill-crash/);
+    expect(failure.message).toMatch(/CrashLoopBackOff/);
+    expect(failure.evidence).toMatch(/log of odoo/);
+    expect(failure.evidence).toMatch(/kwok simulates this container/);
+    expect(failure.hint).toMatch(/namespace is kept/);
+    // Failed on the crash loop, not by running into the 60 s wait timeout.
+    expect(failure.message).not.toMatch(/not ready after/);
+    const ns = await kubectlJson<{ metadata: { annotations: Record<string, string> }; status: { phase: string } }>([
+      "get",
+      "ns",
+      `${PREFIX}${failure.sandbox}`,
+    ]);
+    expect(ns.status.phase).toBe("Active");
+    expect(ns.metadata.annotations["k8s-dev-sandbox/status"]).toBe("failed");
+    expect(ns.metadata.annotations["k8s-dev-sandbox/last-step"]).toBe("wait ready");
+    expect(ns.metadata.annotations["k8s-dev-sandbox/expires-at"]).toMatch(/^\d{4}-\d\d-\d\dT/);
+  }, 200_000);
+
+  it("the API server dropping out during a sweep: retried, and nothing wrongly deleted", async () => {
+    const proxy = await startFlakyProxy(new URL((await clusterServer()).server).port);
+    const kubeconfig = join(tmpdir(), `flaky-kubeconfig-${process.pid}`);
+    const config = parse(readFileSync(process.env.KUBECONFIG as string, "utf8"));
+    config.clusters[0].cluster.server = `https://127.0.0.1:${proxy.port}`;
+    writeFileSync(kubeconfig, stringify(config));
+    const names = { expired: [] as string[], fresh: [] as string[] };
+    for (let i = 0; i < 6; i++) {
+      for (const kind of ["expired", "fresh"] as const) {
+        const key = `sweep-${kind}-${i}`;
+        const expires = kind === "expired" ? "2020-01-01T00:00:00Z" : "2099-01-01T00:00:00Z";
+        await kubectl(["apply", "-f", "-"], {
+          input: JSON.stringify({
+            apiVersion: "v1",
+            kind: "Namespace",
+            metadata: {
+              name: PREFIX + key,
+              labels: { "app.kubernetes.io/managed-by": "k8s-dev-sandbox", "k8s-dev-sandbox/key": key },
+              annotations: { "k8s-dev-sandbox/expires-at": expires },
+            },
+          }),
+        });
+        names[kind].push(PREFIX + key);
+      }
+    }
+    const drill = engine("drill-sweep", {}, kubeconfig);
+    try {
+      const sweeping = sweep(drill, {}, { concurrency: 2 });
+      await new Promise((r) => setTimeout(r, 200));
+      await proxy.outage(2_000);
+      const first = await sweeping;
+      // Whatever the outage made fail is completed by the next sweep.
+      const second = first.failed.length > 0 ? await sweep(drill) : first;
+      expect(second.failed).toEqual([]);
+      expect(proxy.refused).toBeGreaterThan(0);
+      for (const name of names.expired) await namespaceGone(name);
+      for (const name of names.fresh)
+        expect((await kubectlJson<{ status: { phase: string } }>(["get", "ns", name])).status.phase).toBe("Active");
+    } finally {
+      await proxy.close();
+    }
+  }, 200_000);
+});
+
+async function clusterServer(): Promise<{ server: string }> {
+  const config = parse(readFileSync(process.env.KUBECONFIG as string, "utf8"));
+  return config.clusters[0].cluster;
+}
+
+/** A TCP proxy on loopback that can drop every connection and refuse new ones for a while. */
+async function startFlakyProxy(targetPort: string) {
+  const sockets = new Set<Socket>();
+  let down = false;
+  let refused = 0;
+  const server: Server = createServer((client) => {
+    if (down) {
+      refused++;
+      client.destroy();
+      return;
+    }
+    const upstream = tcpConnect(Number(targetPort), "127.0.0.1");
+    sockets.add(client);
+    sockets.add(upstream);
+    client.pipe(upstream).pipe(client);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return {
+    port,
+    get refused() {
+      return refused;
+    },
+    async outage(ms: number) {
+      down = true;
+      for (const s of sockets) s.destroy();
+      refused++;
+      await new Promise((r) => setTimeout(r, ms));
+      down = false;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
