@@ -67,26 +67,60 @@ async function deleteNamespace(name: string) {
 
 // (1) deploy vs raw helm, alternating so drift hits both alike.
 const engineDeploy: number[] = [];
+const engineSteps: Record<string, number>[] = [];
 const rawHelm: number[] = [];
 const noop: number[] = [];
-for (let round = 0; round < ROUNDS; round++) {
-  const branch = `bench/deploy-${round}`;
+// Round 0 warms caches (helm's chart loading, API discovery) for both sides and is not counted.
+for (let round = -1; round < ROUNDS; round++) {
+  const branch = `bench/deploy-${round + 1}`;
   const identity = sandboxIdentity({ branch, prefix: PREFIX, baseDomain: settings.baseDomain });
-  engineDeploy.push(await time(() => deploy(engine, { branch, commit: "f".repeat(40) })));
+  let steps: Record<string, number> = {};
+  engineDeploy.push(await time(async () => (steps = (await deploy(engine, { branch, commit: "f".repeat(40) })).timings)));
+  engineSteps.push(steps);
   noop.push(await time(() => deploy(engine, { branch, commit: "f".repeat(40) })));
   await destroy(engine, identity.key, { waitGone: true });
 
-  const rawNs = `${PREFIX}raw-${round}`;
-  const values = join(tmpdir(), `bench-values-${round}.yaml`);
-  writeFileSync(values, stringify(sandboxValues({ identity: { ...identity, namespace: rawNs }, mode: "ci", commit: "f".repeat(40), ttl: settings.ttlMs })));
+  const rawNs = `${PREFIX}raw-${round + 1}`;
+  const values = join(tmpdir(), `bench-values-${round + 1}.yaml`);
+  writeFileSync(
+    values,
+    stringify(sandboxValues({ identity: { ...identity, namespace: rawNs }, mode: "ci", commit: "f".repeat(40), ttl: settings.ttlMs })),
+  );
   rawHelm.push(
     await time(() =>
-      execa(helm, ["upgrade", "--install", "sandbox", CHART, "--namespace", rawNs, "--create-namespace", "--values", values, "--wait", "--timeout", "5m"], { env }),
+      execa(
+        helm,
+        [
+          "upgrade",
+          "--install",
+          "sandbox",
+          CHART,
+          "--namespace",
+          rawNs,
+          "--create-namespace",
+          "--values",
+          values,
+          "--wait",
+          "--timeout",
+          "5m",
+        ],
+        { env },
+      ),
     ),
   );
   await execa(helm, ["uninstall", "sandbox", "-n", rawNs, "--wait"], { env });
   await deleteNamespace(rawNs);
-  log(`round ${round + 1}/${ROUNDS}: engine ${engineDeploy.at(-1)?.toFixed(0)} ms, raw helm ${rawHelm.at(-1)?.toFixed(0)} ms, no-op ${noop.at(-1)?.toFixed(0)} ms`);
+  if (round < 0) {
+    engineDeploy.pop();
+    engineSteps.pop();
+    noop.pop();
+    rawHelm.pop();
+    log("warm-up round done (not counted)");
+    continue;
+  }
+  log(
+    `round ${round + 1}/${ROUNDS}: engine ${engineDeploy.at(-1)?.toFixed(0)} ms ${JSON.stringify(steps)}, raw helm ${rawHelm.at(-1)?.toFixed(0)} ms, no-op ${noop.at(-1)?.toFixed(0)} ms`,
+  );
 }
 
 // (2) sweep: the same fixture set for both, made fresh before each.
@@ -103,7 +137,10 @@ async function makeSweepFixtures(tag: string): Promise<void> {
       },
     };
   });
-  await execa(kubectl, ["apply", "--server-side", "-f", "-"], { env, input: JSON.stringify({ apiVersion: "v1", kind: "List", items: docs }) });
+  await execa(kubectl, ["apply", "--server-side", "-f", "-"], {
+    env,
+    input: JSON.stringify({ apiVersion: "v1", kind: "List", items: docs }),
+  });
 }
 async function clearSweepFixtures(tag: string): Promise<void> {
   await execa(kubectl, ["delete", "namespace", "-l", `bench=${tag}`, "--wait=true", "--timeout=300s"], { env });
@@ -129,8 +166,21 @@ const results = {
   date: new Date().toISOString(),
   machine: `${(await import("node:os")).cpus().length} cores`,
   rounds: ROUNDS,
-  deploy: { engineMedianMs: median(engineDeploy), rawHelmWaitMedianMs: median(rawHelm), ratio: median(engineDeploy) / median(rawHelm), engine: engineDeploy, rawHelm },
-  sweep: { sandboxes: SWEEP_COUNT, expired: SWEEP_COUNT / 2, engineMs: engineSweep, shellLoopMs: shellSweep, speedup: shellSweep / engineSweep },
+  deploy: {
+    engineMedianMs: median(engineDeploy),
+    rawHelmWaitMedianMs: median(rawHelm),
+    ratio: median(engineDeploy) / median(rawHelm),
+    engine: engineDeploy,
+    engineSteps,
+    rawHelm,
+  },
+  sweep: {
+    sandboxes: SWEEP_COUNT,
+    expired: SWEEP_COUNT / 2,
+    engineMs: engineSweep,
+    shellLoopMs: shellSweep,
+    speedup: shellSweep / engineSweep,
+  },
   noopRedeploy: { medianMs: median(noop), all: noop },
 };
 mkdirSync("bench/results", { recursive: true });

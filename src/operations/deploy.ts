@@ -138,15 +138,24 @@ export async function deploy(engine: Engine, target: DeployTarget): Promise<Depl
     step = "helm upgrade";
     const release = await timed("helm", () =>
       logger.group("Helm", async () => {
-        const recovered = await engine.helm.recoverPending(identity.releaseName, identity.namespace);
-        if (recovered) logger.warn(recovered);
-        return engine.helm.upgradeInstall({
+        const request = {
           release: identity.releaseName,
           namespace: identity.namespace,
           chart: settings.chart,
           valuesFiles: [...settings.valuesFiles, generatedFile],
           sets: settings.sets,
-        });
+        };
+        try {
+          return await engine.helm.upgradeInstall(request);
+        } catch (error) {
+          // A run killed mid-upgrade left the release pending; Helm refuses
+          // until it is recovered. Checked only on failure: it costs a helm call.
+          if (!(error instanceof ToolError && /another operation .* is in progress/.test(error.stderr))) throw error;
+          const recovered = await engine.helm.recoverPending(identity.releaseName, identity.namespace);
+          if (!recovered) throw error;
+          logger.warn(recovered);
+          return engine.helm.upgradeInstall(request);
+        }
       }),
     );
     logger.info(`release ${release.name} revision ${release.revision}: ${release.status}`);

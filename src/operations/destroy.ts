@@ -46,8 +46,12 @@ export async function destroy(engine: Engine, key: string, options: { reason?: s
           namespaceMetadata({ key, status: "destroying", lastResult: options.reason ?? "destroy" }).annotations,
         );
         step = "helm uninstall";
-        const uninstalled = await engine.helm.uninstall(RELEASE_NAME, namespace);
-        if (uninstalled === "uninstalled") logger.info(`release ${RELEASE_NAME} uninstalled`);
+        // Asking the API whether a release exists is one request; asking helm
+        // is a process start. A sweep of hundreds of sandboxes feels the difference.
+        if (await hasHelmRelease(engine, namespace)) {
+          const uninstalled = await engine.helm.uninstall(RELEASE_NAME, namespace);
+          if (uninstalled === "uninstalled") logger.info(`release ${RELEASE_NAME} uninstalled`);
+        }
       } finally {
         // The lease goes with its namespace; releasing first keeps waiters honest.
         await lock.release().catch(() => undefined);
@@ -64,4 +68,13 @@ export async function destroy(engine: Engine, key: string, options: { reason?: s
   } catch (error) {
     throw asSandboxError(error, key, step);
   }
+}
+
+/** Helm stores each release revision as a Secret (default) or ConfigMap labelled owner=helm,name=<release>. */
+async function hasHelmRelease(engine: Engine, namespace: string): Promise<boolean> {
+  const labelSelector = `owner=helm,name=${RELEASE_NAME}`;
+  const secrets = await engine.kube.core.listNamespacedSecret({ namespace, labelSelector, limit: 1 });
+  if (secrets.items.length > 0) return true;
+  const configMaps = await engine.kube.core.listNamespacedConfigMap({ namespace, labelSelector, limit: 1 });
+  return configMaps.items.length > 0;
 }

@@ -49,7 +49,7 @@ export async function sweep(engine: Engine, facts: SweepFacts = {}, options: { c
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 16) }, worker));
   engine.logger.info(
     `sweep: ${outcome.removed.length} removed, ${outcome.kept.length} kept, ${outcome.failed.length} failed of ${records.length}`,
   );

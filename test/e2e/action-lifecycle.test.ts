@@ -282,3 +282,62 @@ describe("push and delete events", () => {
     await namespaceGone(deployed.outputs.namespace as string);
   });
 });
+
+describe("manual runs and forks", () => {
+  it("workflow_dispatch deploys, extends and destroys a branch by hand", async () => {
+    const branch = "manual/Dispatch-E2E";
+    const dispatch = (inputs: Record<string, string>) => {
+      const payload = loadWebhookExample("workflow_dispatch");
+      payload.ref = `refs/heads/${branch}`;
+      payload.inputs = inputs;
+      return payload;
+    };
+    const deployed = await act("workflow_dispatch", dispatch({ command: "deploy", branch }), { comment: "false", deployment: "false" });
+    expect(deployed.outputs.result).toBe("deployed");
+    const extended = await act("workflow_dispatch", dispatch({ command: "extend", branch, duration: "3d" }), {
+      comment: "false",
+      deployment: "false",
+    });
+    expect(extended.outputs.result).toBe("extended");
+    expect(new Date(extended.outputs["expires-at"] as string).getTime()).toBeGreaterThan(
+      new Date(deployed.outputs["expires-at"] as string).getTime(),
+    );
+    const destroyed = await act("workflow_dispatch", dispatch({ command: "destroy", branch }), { comment: "false", deployment: "false" });
+    expect(destroyed.outputs.result).toBe("destroyed");
+    await namespaceGone(deployed.outputs.namespace as string);
+  });
+
+  it("a fork's PR is skipped with a clear message unless a maintainer labelled it", async () => {
+    const fork = (labels: string[]) =>
+      withPullRequest(loadWebhookExample("pull_request.opened"), {
+        number: PR + 1,
+        headRef: "main",
+        headSha: SHA_A,
+        fork: true,
+        forkOwner: "stranger",
+        labels,
+      });
+    const skipped = await act("pull_request", fork([]), { comment: "false", deployment: "false" });
+    expect(skipped.outputs.result).toBe("skipped");
+    expect(skipped.stdout).toMatch(/fork .*stranger.* not deployed until a maintainer adds the label .*sandbox:allow/);
+    expect((await kubectl(["get", "namespace", `${PREFIX}pr-${PR + 1}`], { reject: false })).exitCode).not.toBe(0);
+    const allowed = await act("pull_request", fork(["sandbox:allow"]), { comment: "false", deployment: "false" });
+    expect(allowed.outputs.result).toBe("deployed");
+    expect(allowed.outputs.sandbox).toBe(`pr-${PR + 1}`);
+    const closed = await act(
+      "pull_request",
+      withPullRequest(loadWebhookExample("pull_request.closed"), {
+        number: PR + 1,
+        headRef: "main",
+        fork: true,
+        forkOwner: "stranger",
+        state: "closed",
+      }),
+      {
+        comment: "false",
+        deployment: "false",
+      },
+    );
+    expect(closed.outputs.result).toBe("destroyed");
+  });
+});

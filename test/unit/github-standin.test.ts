@@ -96,6 +96,15 @@ describe("GitHub stand-in", () => {
     expect(missing.response?.data).toMatchObject({ message: "Branch not found" });
   });
 
+  it("lists branches page by page (the sweep's branch-gone check)", async () => {
+    const page = await octokit.rest.repos.listBranches({ ...repo, per_page: 1 });
+    expectValid("GET", "/repos/{owner}/{repo}/branches", page);
+    expect(page.data).toHaveLength(1);
+    const all = await octokit.paginate(octokit.rest.repos.listBranches, { ...repo, per_page: 1 });
+    expect(all.map((b) => b.name)).toEqual(expect.arrayContaining(["develop", "feature/login", "main"]));
+    expect(all.map((b) => b.name)).not.toContain("patch-1");
+  });
+
   it("serves pull requests, forks and labels included, and filters lists by state", async () => {
     const own = await octokit.rest.pulls.get({ ...repo, pull_number: 7 });
     expectValid("GET", "/repos/{owner}/{repo}/pulls/{pull_number}", own);

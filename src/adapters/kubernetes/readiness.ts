@@ -75,7 +75,9 @@ export async function waitReady(kube: KubeConnection, namespace: string, options
       lastSummary = summary;
       lastReportAt = now;
     }
-    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 1_000));
+    // Quick polls at first, when most sandboxes become ready; slower later.
+    const pause = options.pollMs ?? (now - started < 20_000 ? 250 : 1_000);
+    await new Promise((resolve) => setTimeout(resolve, pause));
   }
 }
 
