@@ -1,9 +1,12 @@
 // Bundles the three front doors into dist/, which is committed: GitHub runs
 // the Action from dist/index.js without installing anything.
 //   node scripts/bundle.mjs [outdir]
+import { rmSync } from "node:fs";
 import { build } from "esbuild";
 
 const outdir = process.argv[2] ?? "dist";
+// A clean directory: a file left from an earlier build would ship too.
+rmSync(outdir, { recursive: true, force: true });
 await build({
   entryPoints: {
     index: "src/action/index.ts",
@@ -17,8 +20,6 @@ await build({
   sourcemap: true,
   sourcesContent: false,
   legalComments: "linked",
-  splitting: true,
-  chunkNames: "chunks/[name]-[hash]",
   logLevel: "warning",
   // Some dependencies are CommonJS and call require(); ESM output needs it defined.
   banner: {
