@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../support/cluster.js";
 import { chartDir, helm3Binary, repoRoot } from "../support/helm.js";
 
 function need(name: string): string {
@@ -193,7 +194,11 @@ describe("install with --wait, two CI and two local sandboxes side by side", () 
     for (const claim of claims.items) expect(claim.status.phase, claim.metadata.name).toBe("Bound");
 
     // The chart's own quota is enforced and its pods fit in it.
-    const quota = (await kubectlJson(["get", "resourcequota", "-n", s.namespace])).items[0];
+    // The quota controller fills status.used asynchronously: wait for it to count the pods.
+    const quota = await eventually("the quota to count the sandbox's pods", async () => {
+      const q = (await kubectlJson(["get", "resourcequota", "-n", s.namespace])).items[0];
+      return q?.status?.used?.pods === "3" ? q : undefined;
+    });
     expect(quota.status.used.pods).toBe("3");
     expect(Number(quota.status.hard.pods)).toBeGreaterThanOrEqual(3);
   });
