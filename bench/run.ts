@@ -9,7 +9,6 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { stringify } from "yaml";
 import { MemoryLogger } from "../src/adapters/logger.js";
-import { HOUR } from "../src/domain/duration.js";
 import { sandboxIdentity } from "../src/domain/identity.js";
 import { sandboxValues } from "../src/domain/values.js";
 import { deploy } from "../src/operations/deploy.js";
@@ -17,6 +16,7 @@ import { destroy } from "../src/operations/destroy.js";
 import type { EngineSettings } from "../src/operations/engine.js";
 import { sweep } from "../src/operations/sweep.js";
 import { createEngine } from "../src/wiring/create-engine.js";
+import { groundSettings } from "../test/support/engine.js";
 import { envAssignments, up } from "../test/ground/ground.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -30,23 +30,7 @@ const env = { KUBECONFIG: state.kubeconfig };
 const helm = process.env.HELM as string;
 const kubectl = process.env.KUBECTL as string;
 
-const settings: EngineSettings = {
-  prefix: PREFIX,
-  baseDomain: "bench.example.test",
-  scheme: "https",
-  ttlMs: 168 * HOUR,
-  maxTtlMs: 720 * HOUR,
-  waitTimeoutMs: 300_000,
-  mode: "ci",
-  chart: CHART,
-  valuesFiles: [],
-  sets: [],
-  dockerfile: "Dockerfile.dev",
-  context: ".",
-  buildArgs: {},
-  podSecurity: "restricted",
-  dryRun: false,
-};
+const settings: EngineSettings = groundSettings(PREFIX, "bench.example.test", { waitTimeoutMs: 300_000 });
 const engine = createEngine({ settings, logger: new MemoryLogger(), holder: "bench" });
 
 const median = (xs: number[]) => {

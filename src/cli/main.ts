@@ -6,11 +6,11 @@ import { ConsoleLogger } from "../adapters/logger.js";
 import { parseDuration } from "../domain/duration.js";
 import { InputError, SandboxError } from "../domain/errors.js";
 import { formatTimestamp } from "../domain/expiry.js";
-import { sandboxIdentity } from "../domain/identity.js";
 import { relative } from "../domain/report.js";
 import { deploy } from "../operations/deploy.js";
 import { destroy } from "../operations/destroy.js";
 import { extend } from "../operations/extend.js";
+import { identityFor } from "../operations/namespace.js";
 import { list, logs, status } from "../operations/status.js";
 import { sweep } from "../operations/sweep.js";
 import { createEngine } from "../wiring/create-engine.js";
@@ -95,14 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     kubeContext: flags.context,
     holder: `k8s-sandbox cli ${process.env.USER ?? "user"}@${git.host}`,
   });
-  const keyFor = (arg?: string) =>
-    arg ??
-    sandboxIdentity({
-      branch: flags.branch ?? git.branch ?? "",
-      prefix: settings.prefix,
-      baseDomain: settings.baseDomain,
-      scheme: settings.scheme,
-    }).key;
+  const keyFor = (arg?: string) => arg ?? identityFor(settings, { branch: flags.branch ?? git.branch ?? "" }).key;
 
   switch (command) {
     case "create": {

@@ -15,11 +15,11 @@ import { acquireLock, type HeldLock, LockTimeoutError } from "../adapters/kubern
 import { inspect, NotReadyError, waitReady } from "../adapters/kubernetes/readiness.js";
 import { SandboxError } from "../domain/errors.js";
 import { expiryAfterDeploy } from "../domain/expiry.js";
-import { type SandboxIdentity, sandboxIdentity } from "../domain/identity.js";
+import type { SandboxIdentity } from "../domain/identity.js";
 import { namespaceMetadata, podSecurityLabels, readSandboxRecord, type SandboxRecord } from "../domain/metadata.js";
 import { sandboxValues } from "../domain/values.js";
 import type { Engine } from "./engine.js";
-import { ensureOwnNamespace, removeOrphanedVolumes } from "./namespace.js";
+import { ensureOwnNamespace, identityFor, removeOrphanedVolumes } from "./namespace.js";
 
 export interface DeployTarget {
   branch: string;
@@ -41,14 +41,7 @@ export interface DeployOutcome {
 
 export async function deploy(engine: Engine, target: DeployTarget): Promise<DeployOutcome> {
   const { settings, logger } = engine;
-  const identity = sandboxIdentity({
-    branch: target.branch,
-    pullRequest: target.pullRequest ?? null,
-    fork: target.fork,
-    prefix: settings.prefix,
-    baseDomain: settings.baseDomain,
-    scheme: settings.scheme,
-  });
+  const identity = identityFor(settings, target);
   const timings: Record<string, number> = {};
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const started = Date.now();

@@ -7,13 +7,13 @@ import { describe } from "../adapters/github/client.js";
 import { helpText } from "../domain/commands.js";
 import { formatDuration } from "../domain/duration.js";
 import { SandboxError } from "../domain/errors.js";
-import { sandboxIdentity } from "../domain/identity.js";
 import { type CommandSetting, type Plan, type PlanTarget, planEvent, resolvePullRequestTarget, type WebhookEvent } from "../domain/plan.js";
 import { type ReportFacts, renderComment } from "../domain/report.js";
 import { deploy } from "./deploy.js";
 import { destroy } from "./destroy.js";
 import type { Engine, Result } from "./engine.js";
 import { extend } from "./extend.js";
+import { identityFor } from "./namespace.js";
 import { status } from "./status.js";
 import { type SweepOutcome, sweep } from "./sweep.js";
 
@@ -104,14 +104,7 @@ async function runPlan(engine: Engine, github: GitHub | undefined, plan: Plan, s
     }
   }
   const target = plan.target as PlanTarget;
-  const identity = sandboxIdentity({
-    branch: target.branch,
-    pullRequest: target.pullRequest ?? null,
-    fork: target.fork,
-    prefix: s.prefix,
-    baseDomain: s.baseDomain,
-    scheme: s.scheme,
-  });
+  const identity = identityFor(s, target);
   const base = { key: identity.key, namespace: identity.namespace, branch: identity.branch, url: identity.url };
   const report = (facts: Omit<ReportFacts, "key" | "namespace" | "now" | "branch">) =>
     commentOn

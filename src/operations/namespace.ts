@@ -3,9 +3,24 @@
 // an earlier destroy is waited out before it is made again.
 import { isNotFound } from "../adapters/kubernetes/client.js";
 import { SandboxError } from "../domain/errors.js";
-import type { SandboxIdentity } from "../domain/identity.js";
+import { type SandboxIdentity, sandboxIdentity } from "../domain/identity.js";
 import { readSandboxRecord, type SandboxRecord } from "../domain/metadata.js";
-import type { Engine } from "./engine.js";
+import type { Engine, EngineSettings } from "./engine.js";
+
+/** The sandbox a branch or PR maps to under these settings (prefix, domain, scheme). */
+export function identityFor(
+  settings: Pick<EngineSettings, "prefix" | "baseDomain" | "scheme">,
+  target: { branch: string; pullRequest?: number | null; fork?: boolean },
+): SandboxIdentity {
+  return sandboxIdentity({
+    branch: target.branch,
+    pullRequest: target.pullRequest ?? null,
+    fork: target.fork,
+    prefix: settings.prefix,
+    baseDomain: settings.baseDomain,
+    scheme: settings.scheme,
+  });
+}
 
 /**
  * Returns the sandbox's record when its namespace exists, undefined when it

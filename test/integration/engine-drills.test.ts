@@ -11,36 +11,19 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { MemoryLogger } from "../../src/adapters/logger.js";
 import { SandboxError } from "../../src/domain/errors.js";
-import { HOUR } from "../../src/domain/duration.js";
 import { sandboxIdentity } from "../../src/domain/identity.js";
 import { deploy } from "../../src/operations/deploy.js";
 import { destroy } from "../../src/operations/destroy.js";
 import type { Engine, EngineSettings } from "../../src/operations/engine.js";
 import { sweep } from "../../src/operations/sweep.js";
 import { createEngine } from "../../src/wiring/create-engine.js";
+import { groundSettings } from "../support/engine.js";
 import { eventually, kubectl, kubectlJson, namespaceGone, tool } from "../support/cluster.js";
 
 const PREFIX = "drill-sandbox-";
 
 function settings(extra: Partial<EngineSettings> = {}): EngineSettings {
-  return {
-    prefix: PREFIX,
-    baseDomain: "drill.example.test",
-    scheme: "https",
-    ttlMs: 168 * HOUR,
-    maxTtlMs: 720 * HOUR,
-    waitTimeoutMs: 120_000,
-    mode: "ci",
-    chart: "charts/odoo-dev-sandbox",
-    valuesFiles: [],
-    sets: [],
-    dockerfile: "Dockerfile.dev",
-    context: ".",
-    buildArgs: {},
-    podSecurity: "restricted",
-    dryRun: false,
-    ...extra,
-  };
+  return groundSettings(PREFIX, "drill.example.test", extra);
 }
 
 function engine(holder: string, extra: Partial<EngineSettings> = {}, kubeconfig?: string): Engine & { log: MemoryLogger } {
