@@ -1,6 +1,7 @@
 // The one seam through which the engine runs external tools (helm, buildah,
 // docker, git). Argument arrays only, never a shell: branch names and other
 // user text reach these commands and must not be interpreted.
+import { basename } from "node:path";
 import { execa } from "execa";
 import type { Logger } from "./logger.js";
 
@@ -29,7 +30,7 @@ export class ToolError extends Error {
     readonly stderr: string,
     readonly stdout: string,
   ) {
-    super(`${tool} failed with: ${lastLine(stderr) || lastLine(stdout) || `exit code ${exitCode ?? "unknown"}`}`);
+    super(`${basename(tool)} failed with: ${lastLine(stderr) || lastLine(stdout) || `exit code ${exitCode ?? "unknown"}`}`);
     this.name = "ToolError";
   }
 

@@ -168,8 +168,10 @@ async function runPlan(engine: Engine, github: GitHub | undefined, plan: Plan, s
           expiresAt: record?.expiresAt,
           failure: { step: failure.step, message: failure.message, hint: failure.hint, evidence: failure.evidence },
         });
-        logger.error(`sandbox ${identity.key} failed at step ${failure.step ?? "?"}: ${failure.message}`);
-        if (failure.evidence) logger.error(failure.evidence);
+        // The job's failure line (setFailed) carries the summary; the evidence goes in its own log group.
+        const evidence = failure.evidence;
+        if (evidence)
+          await logger.group(`Evidence: sandbox ${identity.key}, step ${failure.step ?? "?"}`, async () => logger.info(evidence));
         return { plan, result: "failed", message: failure.message, ...base, error: failure };
       }
     }

@@ -31,9 +31,14 @@ interface NamespaceJson {
   metadata: { name: string; labels: Record<string, string>; annotations: Record<string, string> };
 }
 
-async function act(eventName: string, payload: unknown, extra: Record<string, string> = {}): Promise<ActionRun> {
+async function act(
+  eventName: string,
+  payload: unknown,
+  extra: Record<string, string> = {},
+  options: { expectFailure?: boolean } = {},
+): Promise<ActionRun> {
   const run = await runBundledAction({ eventName, payload: withRepository(payload, REPO), inputs: { ...inputs, ...extra }, env });
-  if (run.exitCode !== 0 && !extra.expectFailure) {
+  if (run.exitCode !== 0 && !options.expectFailure) {
     throw new Error(`the action failed (${run.exitCode}):\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
   }
   return run;
@@ -339,5 +344,33 @@ describe("manual runs and forks", () => {
       },
     );
     expect(closed.outputs.result).toBe("destroyed");
+  });
+});
+
+describe("a failed deploy", () => {
+  it("fails the job, reports the step and Helm's error on the PR and the deployment, and keeps the namespace", async () => {
+    const number = PR + 10;
+    github.addPullRequest({ number, headRef: "feature/Broken-E2E", headSha: SHA_A });
+    const payload = withPullRequest(loadWebhookExample("pull_request.opened"), {
+      number,
+      headRef: "feature/Broken-E2E",
+      headSha: SHA_A,
+      fork: false,
+    });
+    // A value the chart's schema refuses: Helm fails at install time.
+    const run = await act("pull_request", payload, { set: "odoo.workers=-1" }, { expectFailure: true });
+    expect(run.exitCode).not.toBe(0);
+    expect(run.outputs.result).toBe("failed");
+    expect(run.stdout).toMatch(/::error::.*sandbox feature-broken-e2e-[0-9a-f]{6}, step helm upgrade: helm failed with: .*workers/);
+    const comment = github.commentsOn(number)[0]?.body ?? "";
+    expect(comment).toContain("🔴 Preview failed");
+    expect(comment).toMatch(/Failed at step `helm upgrade`/);
+    expect(comment).toMatch(/<details><summary>Evidence<\/summary>[\s\S]*workers/);
+    const deployment = github.state.deployments.find((d) => d.environment === `preview/${run.outputs.sandbox}`);
+    expect(deployment?.statuses.map((s) => s.state)).toEqual(["in_progress", "failure"]);
+    const ns = await kubectlJson<NamespaceJson>(["get", "namespace", run.outputs.namespace as string]);
+    expect(ns.metadata.annotations["k8s-dev-sandbox/status"]).toBe("failed");
+    expect(ns.metadata.annotations["k8s-dev-sandbox/last-step"]).toBe("helm upgrade");
+    expect(ns.metadata.annotations["k8s-dev-sandbox/expires-at"]).toMatch(/^\d{4}-/);
   });
 });
