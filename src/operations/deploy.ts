@@ -4,6 +4,7 @@
 // namespace. Re-running the same inputs changes nothing and says so; a
 // failure keeps the namespace (the evidence) and its expiry timer.
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -135,7 +136,7 @@ export async function deploy(engine: Engine, target: DeployTarget): Promise<Depl
           release: identity.releaseName,
           namespace: identity.namespace,
           chart: settings.chart,
-          valuesFiles: [...settings.valuesFiles, generatedFile],
+          valuesFiles: [...modeDefaults(settings), ...settings.valuesFiles, generatedFile],
           sets: settings.sets,
         };
         try {
@@ -217,6 +218,15 @@ async function ensureImage(engine: Engine, commit: string | undefined): Promise<
   );
   logger.info(`pushed ${image}`);
   return { image, reused: false };
+}
+
+/**
+ * A chart may ship its CI-mode defaults as values-ci.yaml (the bundled one
+ * does): they go first, so the user's values files and the generated one win.
+ */
+function modeDefaults(settings: Engine["settings"]): string[] {
+  const file = join(settings.chart, "values-ci.yaml");
+  return settings.mode === "ci" && existsSync(file) ? [file] : [];
 }
 
 /** Everything that decides what Helm would render, in one digest. */

@@ -142,6 +142,13 @@ describe("the bundled action over a pull request's life", () => {
     expect(ns?.metadata.annotations["k8s-dev-sandbox/commit"]).toBe(SHA_A);
     expect(ns?.metadata.annotations["k8s-dev-sandbox/status"]).toBe("ready");
     expect(await helmRevision(namespace)).toBe(1);
+    // The chart's CI-mode defaults come first, then the engine's generated values.
+    const { stdout: supplied } = await execa(tool("HELM"), ["get", "values", "sandbox", "-n", namespace, "-o", "json"], {
+      env: { KUBECONFIG: process.env.KUBECONFIG },
+    });
+    const values = JSON.parse(supplied);
+    expect(values.odoo).toMatchObject({ demoData: false, devMode: false, image: run.outputs.image });
+    expect(values.sandbox).toMatchObject({ mode: "ci", key: run.outputs.sandbox, commit: SHA_A, pullRequest: PR });
     const comments = github.commentsOn(PR);
     expect(comments).toHaveLength(1);
     expect(comments[0]?.body).toContain(run.outputs.url);
