@@ -52,6 +52,11 @@ export class Helm {
     private readonly connection: { kubeconfig?: string; kubeContext?: string } = {},
   ) {}
 
+  /** `helm status|history <release>` as JSON, with this Helm's connection flags. */
+  private releaseQuery(verb: "status" | "history", release: string, namespace: string): string[] {
+    return [verb, release, "--namespace", namespace, "--output", "json", ...connectionArgs(this.connection)];
+  }
+
   async version(): Promise<string> {
     const { stdout } = await this.run(this.binary, ["version", "--template", "{{.Version}}"]);
     return stdout.trim();
@@ -59,15 +64,7 @@ export class Helm {
 
   async status(release: string, namespace: string): Promise<ReleaseStatus | undefined> {
     try {
-      const { stdout } = await this.run(this.binary, [
-        "status",
-        release,
-        "--namespace",
-        namespace,
-        "--output",
-        "json",
-        ...connectionArgs(this.connection),
-      ]);
+      const { stdout } = await this.run(this.binary, this.releaseQuery("status", release, namespace));
       return parseRelease(stdout);
     } catch (error) {
       if (error instanceof ToolError && /not found/i.test(error.stderr)) return undefined;
@@ -111,15 +108,7 @@ export class Helm {
   }
 
   async history(release: string, namespace: string): Promise<ReleaseStatus[]> {
-    const { stdout } = await this.run(this.binary, [
-      "history",
-      release,
-      "--namespace",
-      namespace,
-      "--output",
-      "json",
-      ...connectionArgs(this.connection),
-    ]);
+    const { stdout } = await this.run(this.binary, this.releaseQuery("history", release, namespace));
     const rows = JSON.parse(stdout) as { revision: number; status: string; chart?: string }[];
     return rows.map((r) => ({ name: release, namespace, status: r.status, revision: r.revision, chart: r.chart }));
   }

@@ -7,13 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { groundEnv } from "../support/cluster.js";
 import { repoRoot } from "../support/helm.js";
 
-function need(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run through the integration project (its global setup exports the ground's env)`);
-  return value;
-}
+const need = groundEnv;
 
 const run = Date.now().toString(36).slice(-5);
 let work = "";

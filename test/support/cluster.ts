@@ -8,6 +8,13 @@ export function tool(name: "KUBECTL" | "HELM" | "HELM3" | "BUILDAH"): string {
   return process.env[name] ?? fallback;
 }
 
+/** A variable the ground's env provides (the integration project's global setup exports them). */
+export function groundEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run through the integration project (its global setup exports the ground's env)`);
+  return value;
+}
+
 export async function kubectl(args: string[], options: { input?: string; reject?: boolean } = {}) {
   return execa(tool("KUBECTL"), args, {
     input: options.input,
