@@ -4,7 +4,7 @@
 // is refused.
 import { acquireLock, type HeldLock } from "../adapters/kubernetes/lease-lock.js";
 import { RELEASE_NAME } from "../domain/identity.js";
-import { namespaceMetadata } from "../domain/metadata.js";
+import { namespaceMetadata, type SandboxRecord } from "../domain/metadata.js";
 import { asSandboxError } from "./deploy.js";
 import type { Engine } from "./engine.js";
 import { ownRecord } from "./namespace.js";
@@ -18,12 +18,19 @@ export interface DestroyOutcome {
   reason?: string;
 }
 
-export async function destroy(engine: Engine, key: string, options: { reason?: string; waitGone?: boolean } = {}): Promise<DestroyOutcome> {
+export interface DestroyOptions {
+  reason?: string;
+  waitGone?: boolean;
+  /** The namespace's record when the caller has just listed it (a sweep): saves a read. */
+  known?: SandboxRecord;
+}
+
+export async function destroy(engine: Engine, key: string, options: DestroyOptions = {}): Promise<DestroyOutcome> {
   const namespace = engine.settings.prefix + key;
   const { logger } = engine;
   let step = "namespace";
   try {
-    const record = await ownRecord(engine, namespace, key);
+    const record = options.known?.namespace === namespace ? options.known : await ownRecord(engine, namespace, key);
     if (!record) {
       logger.info(`sandbox ${key}: namespace ${namespace} does not exist; nothing to destroy`);
       return { result: "destroyed", key, namespace, existed: false, reason: options.reason };
@@ -73,8 +80,9 @@ export async function destroy(engine: Engine, key: string, options: { reason?: s
 /** Helm stores each release revision as a Secret (default) or ConfigMap labelled owner=helm,name=<release>. */
 async function hasHelmRelease(engine: Engine, namespace: string): Promise<boolean> {
   const labelSelector = `owner=helm,name=${RELEASE_NAME}`;
-  const secrets = await engine.kube.core.listNamespacedSecret({ namespace, labelSelector, limit: 1 });
-  if (secrets.items.length > 0) return true;
-  const configMaps = await engine.kube.core.listNamespacedConfigMap({ namespace, labelSelector, limit: 1 });
-  return configMaps.items.length > 0;
+  const [secrets, configMaps] = await Promise.all([
+    engine.kube.core.listNamespacedSecret({ namespace, labelSelector, limit: 1 }),
+    engine.kube.core.listNamespacedConfigMap({ namespace, labelSelector, limit: 1 }),
+  ]);
+  return secrets.items.length > 0 || configMaps.items.length > 0;
 }

@@ -41,7 +41,7 @@ export async function sweep(engine: Engine, facts: SweepFacts = {}, options: { c
   const worker = async () => {
     for (let item = queue.shift(); item; item = queue.shift()) {
       try {
-        await destroy(engine, item.record.key, { reason: item.reason });
+        await destroy(engine, item.record.key, { reason: item.reason, known: item.record });
         outcome.removed.push({ key: item.record.key, reason: item.reason });
       } catch (error) {
         outcome.failed.push({ key: item.record.key, error: error instanceof Error ? error.message : String(error) });

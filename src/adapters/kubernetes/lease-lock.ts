@@ -119,17 +119,22 @@ function startRenewing(kube: KubeConnection, namespace: string, holder: string, 
     async release() {
       stopped = true;
       clearInterval(timer);
+      // Delete the version we hold: one request, and a lease someone took
+      // over after ours expired (a newer version) is never deleted.
+      const remove = (resourceVersion: string | undefined) =>
+        kube.coordination.deleteNamespacedLease({ name: LOCK_NAME, namespace, body: { preconditions: { resourceVersion } } });
       try {
-        const current = await kube.coordination.readNamespacedLease({ name: LOCK_NAME, namespace });
-        if (current.spec?.holderIdentity !== holder) return;
-        await kube.coordination.deleteNamespacedLease({
-          name: LOCK_NAME,
-          namespace,
-          body: { preconditions: { resourceVersion: current.metadata?.resourceVersion } },
-        });
+        await remove(latest.metadata?.resourceVersion);
       } catch (error) {
-        // Gone with its namespace (destroy) or taken over after expiry: nothing to release.
-        if (!isNotFound(error) && !isConflict(error)) throw error;
+        if (isNotFound(error)) return; // gone with its namespace (destroy)
+        if (!isConflict(error)) throw error;
+        // Changed since: a renewal still in flight, or a new holder. Ours only if it still names us.
+        try {
+          const current = await kube.coordination.readNamespacedLease({ name: LOCK_NAME, namespace });
+          if (current.spec?.holderIdentity === holder) await remove(current.metadata?.resourceVersion);
+        } catch (again) {
+          if (!isNotFound(again) && !isConflict(again)) throw again;
+        }
       }
     },
   };
