@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { ToolError } from "../adapters/exec.js";
-import { contentTag, contextFiles } from "../adapters/image/content-tag.js";
+import { contentTag, contextFiles, treeDigest } from "../adapters/image/content-tag.js";
 import { manifestExists } from "../adapters/image/registry.js";
 import { acquireLock, type HeldLock, LockTimeoutError } from "../adapters/kubernetes/lease-lock.js";
 import { inspect, NotReadyError, waitReady } from "../adapters/kubernetes/readiness.js";
@@ -114,6 +114,7 @@ export async function deploy(engine: Engine, target: DeployTarget): Promise<Depl
     await writeFile(generatedFile, stringify(generated), { mode: 0o600 });
     const valuesHash = await hashDeployInputs(engine, generated);
 
+    // Read again under the lock: a run that held it before us may have just deployed these inputs.
     const record = readSandboxRecord((await engine.namespaces.get(identity.namespace)) ?? { name: identity.namespace });
     if (await isUnchanged(engine, identity, record, valuesHash)) {
       await engine.namespaces.annotate(
@@ -235,11 +236,7 @@ async function hashDeployInputs(engine: Engine, generated: object): Promise<stri
   const hash = createHash("sha256");
   hash.update(JSON.stringify(generated));
   hash.update(JSON.stringify(settings.sets));
-  hash.update(
-    await contentTag({ context: settings.chart, dockerfile: join(settings.chart, "Chart.yaml"), buildArgs: {} }).catch(
-      () => settings.chart,
-    ),
-  );
+  hash.update(await treeDigest(settings.chart));
   for (const file of settings.valuesFiles) hash.update(await readFile(file));
   return hash.digest("hex").slice(0, 32);
 }
@@ -250,11 +247,26 @@ async function isUnchanged(
   record: SandboxRecord | undefined,
   valuesHash: string,
 ): Promise<boolean> {
-  if (!record || record.valuesHash !== valuesHash || record.status !== "ready") return false;
+  const why = await changeReason(engine, identity, record, valuesHash);
+  if (why) engine.logger.info(`deploying: ${why}`);
+  return why === undefined;
+}
+
+/** Why a deploy has work to do, or undefined when the sandbox already is what it would make. */
+async function changeReason(
+  engine: Engine,
+  identity: SandboxIdentity,
+  record: SandboxRecord | undefined,
+  valuesHash: string,
+): Promise<string | undefined> {
+  if (!record?.valuesHash) return "first deploy";
+  if (record.valuesHash !== valuesHash) return "the chart, values or image changed since the last deploy";
+  if (record.status !== "ready") return `the last deploy ended ${record.status ?? "unrecorded"}`;
   const release = await engine.helm.status(identity.releaseName, identity.namespace);
-  if (release?.status !== "deployed") return false;
+  if (release?.status !== "deployed") return `the Helm release is ${release?.status ?? "missing"}`;
   const report = await inspect(engine.kube, identity.namespace);
-  return report.pending.length === 0;
+  if (report.pending.length > 0) return `not everything is ready (${report.pending.join("; ")})`;
+  return undefined;
 }
 
 async function recordFailure(engine: Engine, identity: SandboxIdentity, failure: SandboxError): Promise<void> {

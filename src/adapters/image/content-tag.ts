@@ -23,13 +23,20 @@ export async function contentTag(inputs: BuildInputs): Promise<string> {
   hash.update("dockerfile\0");
   hash.update(await readFile(inputs.dockerfile));
   for (const key of Object.keys(inputs.buildArgs).sort()) hash.update(`\0arg\0${key}=${inputs.buildArgs[key]}`);
-  for (const file of await contextFiles(inputs.context)) {
-    const full = join(inputs.context, file);
+  hash.update(await treeDigest(inputs.context));
+  return `src-${hash.digest("hex").slice(0, 20)}`;
+}
+
+/** A digest of a directory's files (names, exec bits, contents) that .dockerignore lets through. */
+export async function treeDigest(dir: string): Promise<string> {
+  const hash = createHash("sha256");
+  for (const file of await contextFiles(dir)) {
+    const full = join(dir, file);
     const stat = await lstat(full);
     hash.update(`\0file\0${file}\0${stat.mode & 0o111 ? "x" : "-"}\0`);
     hash.update(stat.isSymbolicLink() ? `link:${full}` : await readFile(full));
   }
-  return `src-${hash.digest("hex").slice(0, 20)}`;
+  return hash.digest("hex");
 }
 
 /** The context's files, relative and sorted, as Docker would send them. */
