@@ -43,8 +43,8 @@ publish() {
 build_kubernetes() {
   local v=$KUBERNETES_VERSION
   local dest="$bin_root/kubernetes-$v"
-  if have "$dest" kube-apiserver kube-controller-manager kube-scheduler kubectl; then return; fi
-  log "building kubernetes $v (apiserver, controller-manager, scheduler, kubectl); cold: 15-40 min on 2 cores"
+  if have "$dest" kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; then return; fi
+  log "building kubernetes $v (apiserver, controller-manager, scheduler, kubectl, kubelet, kube-proxy); cold: 15-40 min on 2 cores"
   local mod="$work/kubernetes-$v" minor staging_minor
   rm -rf "$mod" && mkdir -p "$mod"
   minor=${v#v1.}; minor=${minor%%.*}
@@ -69,6 +69,8 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 EOF
     go mod tidy -e >/dev/null 2>&1 || true
@@ -79,12 +81,15 @@ EOF
       ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
     done
     mkdir -p out
-    # One `go build` for all four so they share compile work.
+    # One `go build` for all six so they share compile work. kubelet and
+    # kube-proxy run the ground's real node (see docs/test-ground.md).
     go build -trimpath -ldflags "-s -w$ld" -o out/ \
       k8s.io/kubernetes/cmd/kube-apiserver \
       k8s.io/kubernetes/cmd/kube-controller-manager \
       k8s.io/kubernetes/cmd/kube-scheduler \
-      k8s.io/kubernetes/cmd/kubectl
+      k8s.io/kubernetes/cmd/kubectl \
+      k8s.io/kubernetes/cmd/kubelet \
+      k8s.io/kubernetes/cmd/kube-proxy
   )
   publish "$mod/out" "$dest"
   rm -rf "$mod"
@@ -108,6 +113,68 @@ build_etcd() {
   rm -rf "$mod"
 }
 
+# go_mod_directives GOMOD KIND: the `replace` or `exclude` directives of a
+# go.mod, one per line without the keyword, in single-line or block form.
+go_mod_directives() {
+  awk -v kind="$2" '
+    { sub(/[ \t]*\/\/.*$/, "") }
+    $0 == kind " (" { block = 1; next }
+    block && $0 == ")" { block = 0; next }
+    block && NF { sub(/^[ \t]+/, ""); print; next }
+    $1 == kind && $2 != "(" { sub("^" kind "[ \t]+", ""); print }
+  ' "$1"
+}
+
+# Traefik's go.mod replaces three modules, one with a directory of its own
+# repository, and it imports module versions the Go module proxy reachable
+# here refuses. The wrapper repeats its replace and exclude directives (they
+# apply only in the main module) and fills each gap with a stand-in from
+# test/ground/traefik/ (each file says what it is and what it gives up).
+build_traefik() {
+  local v=$TRAEFIK_VERSION
+  local dest="$bin_root/traefik-$v"
+  if have "$dest" traefik; then return; fi
+  log "building traefik $v"
+  local mod="$work/traefik-$v" standins="$here/traefik"
+  rm -rf "$mod" && mkdir -p "$mod"
+  (
+    cd "$mod"
+    go mod init ground/traefik >/dev/null 2>&1
+    go mod edit -require="github.com/traefik/traefik/v3@$v"
+    local gomod line old new
+    gomod=$(go mod download -json "github.com/traefik/traefik/v3@$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    while read -r line; do
+      old=$(echo "${line%%=>*}" | xargs); new=$(echo "${line#*=>}" | xargs)
+      case "$new" in
+        ./* | ../*) ;; # inside Traefik's repository: in no module zip
+        *) if go mod download "${new// /@}" >/dev/null 2>&1; then go mod edit -replace="${old// /@}=${new// /@}"; continue; fi ;;
+      esac
+      local standin="$standins/${old##*/}"
+      [ -f "$standin/go.mod" ] || { log "traefik $v: no version of $new for $old and no stand-in"; exit 1; }
+      log "traefik $v: $old from the stand-in $standin ($new is not to be had here)"
+      # Copied in, so the binary's build info names ./dir, not this checkout.
+      cp -r "$standin" "standin-${old##*/}"
+      go mod edit -replace="${old%% *}=./standin-${old##*/}"
+    done < <(go_mod_directives "$gomod" replace)
+    while read -r line; do go mod edit -exclude="${line// /@}"; done < <(go_mod_directives "$gomod" exclude)
+    # lego with its DNS provider list emptied (see lego-dns-providers.go): a
+    # copy of the module as downloaded and verified, one file swapped.
+    local lego
+    lego=$(go mod download -json "$(go list -mod=mod -m -f '{{.Path}}@{{.Version}}' github.com/go-acme/lego/v5)" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    cp -r "$lego" lego && chmod -R u+w lego
+    cp "$standins/lego-dns-providers.go" lego/providers/dns/zz_gen_dns_providers.go
+    go mod edit -replace=github.com/go-acme/lego/v5=./lego
+    # -mod=mod lets the build record what it needs in go.sum; every module it
+    # downloads is checked against the Go checksum database.
+    mkdir -p out
+    go build -mod=mod -trimpath -o out/traefik \
+      -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$v -X github.com/traefik/traefik/v3/pkg/version.BuildDate=$build_date" \
+      github.com/traefik/traefik/v3/cmd/traefik
+  )
+  publish "$mod/out" "$dest"
+  rm -rf "$mod"
+}
+
 # go_install NAME MODULE_PATH VERSION LDFLAGS: a module without replace
 # directives installs directly.
 go_install() {
@@ -124,6 +191,12 @@ what=${1:-all}
 case "$what" in
   etcd) build_etcd ;;
   kubernetes) build_kubernetes ;;
+  coredns) go_install coredns github.com/coredns/coredns "$COREDNS_VERSION" "" ;;
+  # Firewall-only: it enforces NetworkPolicy on the bridge CNI; routing and
+  # the service proxy are kube-proxy's and the bridge's.
+  kube-router) go_install kube-router github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "$KUBE_ROUTER_VERSION" "" ;;
+  # The ingress controller K3s runs; test/ground/ingress.ts deploys it.
+  traefik) build_traefik ;;
   kwok) go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" ;;
   helm) go_install helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION" "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" ;;
   helm3)
@@ -132,7 +205,7 @@ case "$what" in
     ;;
   all)
     # Small ones first, so a person waiting gets helm/kwok/etcd in minutes.
-    "$0" helm; "$0" helm3; "$0" kwok; "$0" etcd; "$0" kubernetes
+    "$0" helm; "$0" helm3; "$0" kwok; "$0" etcd; "$0" coredns; "$0" kube-router; "$0" traefik; "$0" kubernetes
     ;;
-  *) echo "usage: $0 [all|etcd|kubernetes|kwok|helm|helm3]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|etcd|kubernetes|kwok|helm|helm3|coredns|kube-router|traefik]" >&2; exit 2 ;;
 esac

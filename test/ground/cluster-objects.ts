@@ -1,11 +1,11 @@
 // The objects and config files that turn a bare control plane into a cluster
 // that runs workloads: a fake node kwok keeps Ready, the stages that move pods
-// through their lives, a default StorageClass and a pool of volumes.
+// through their lives, and a default StorageClass.
 import { stringify } from "yaml";
+import { PROVISIONER } from "./local-path-provisioner.js";
 
 export const NODE_NAME = "ground-node-0";
 export const STORAGE_CLASS = "standard";
-export const POOL_SIZE = 24;
 
 export function nodeManifest(): object {
   const resources = { cpu: "64", memory: "256Gi", pods: "500", "ephemeral-storage": "1Ti" };
@@ -36,41 +36,25 @@ export function nodeManifest(): object {
 }
 
 /**
- * The default StorageClass uses the controller manager's host-path
- * provisioner (started with --enable-hostpath-provisioner) for claims the
- * pool cannot satisfy. Binding is done by the real PV controller either way.
+ * The default StorageClass, served by the ground's local-path provisioner
+ * (local-path-provisioner.ts), as K3s's default class is: every claim gets
+ * its own world-writable host directory, removed with the volume.
  */
-export function storageManifests(volumeRoot: string): object[] {
-  const storageClass = {
-    apiVersion: "storage.k8s.io/v1",
-    kind: "StorageClass",
-    metadata: {
-      name: STORAGE_CLASS,
-      annotations: { "storageclass.kubernetes.io/is-default-class": "true" },
-    },
-    provisioner: "kubernetes.io/host-path",
-    reclaimPolicy: "Delete",
-    volumeBindingMode: "Immediate",
-    allowVolumeExpansion: false,
-  };
-  const pool = Array.from({ length: POOL_SIZE }, (_, i) => {
-    const name = `ground-pv-${String(i).padStart(2, "0")}`;
-    return {
-      apiVersion: "v1",
-      kind: "PersistentVolume",
-      metadata: { name, labels: { "ground.k8s-dev-sandbox/pool": "true" } },
-      spec: {
-        capacity: { storage: "20Gi" },
-        accessModes: ["ReadWriteOnce"],
-        // Delete: a released volume is removed by the controller manager's
-        // host-path deleter (paths under /tmp only) instead of piling up.
-        persistentVolumeReclaimPolicy: "Delete",
-        storageClassName: STORAGE_CLASS,
-        hostPath: { path: `${volumeRoot}/${name}`, type: "DirectoryOrCreate" },
+export function storageManifests(): object[] {
+  return [
+    {
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: {
+        name: STORAGE_CLASS,
+        annotations: { "storageclass.kubernetes.io/is-default-class": "true" },
       },
-    };
-  });
-  return [storageClass, ...pool];
+      provisioner: PROVISIONER,
+      reclaimPolicy: "Delete",
+      volumeBindingMode: "Immediate",
+      allowVolumeExpansion: false,
+    },
+  ];
 }
 
 /**

@@ -1,7 +1,10 @@
 // The test ground: a real Kubernetes control plane (etcd, API server,
-// controller manager, scheduler) with kwok's simulated node, an OCI registry
-// and buildah, all on 127.0.0.1 with free ports. `up` is idempotent, `down`
-// stops only what `up` recorded. See docs/test-ground.md.
+// controller manager, scheduler) with kwok's simulated node for scale, a real
+// node (containerd, kubelet, kube-proxy, kube-router, CoreDNS) for pods that
+// must really run, an OCI registry with images built from Debian, and
+// buildah. Control-plane ports are free ports on 127.0.0.1, the real node's
+// pods live on the ground's own bridge. `up` is idempotent, `down` stops only
+// what `up` recorded and puts the host back. See docs/test-ground.md.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
@@ -9,17 +12,32 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { stringify } from "yaml";
 import { ensurePki, type Pki } from "./certs.js";
-import { kwokConfig, NODE_NAME, nodeManifest, storageManifests } from "./cluster-objects.js";
-import { freePort, isAlive, startDaemon, stopProcess, waitFor } from "./processes.js";
-import { binaryPaths, groundSourceDir, readVersions, stateDir, type Versions } from "./paths.js";
+import { kwokConfig, NODE_NAME, nodeManifest, STORAGE_CLASS, storageManifests } from "./cluster-objects.js";
+import { PROVISIONER } from "./local-path-provisioner.js";
+import { ensureGroundImages, type GroundImages } from "./images.js";
+import { ensureTraefikImage, startIngress } from "./ingress.js";
+import { NODE_IP, REAL_NODE_SCHEDULING } from "./node-config.js";
+import {
+  ensureCorednsImage,
+  prepareHost,
+  type RealNodeState,
+  realNodeAlive,
+  realNodeUnavailable,
+  startRealNode,
+  stopRealNode,
+} from "./real-node.js";
+import { freePort, isAlive, isPortFree, startDaemon, stopProcess, waitFor } from "./processes.js";
+import { binaryPaths, cacheDir, groundSourceDir, readVersions, stateDir, type Versions } from "./paths.js";
 
-const COMPONENTS = ["etcd", "apiserver", "controllerManager", "scheduler", "kwok", "registry"] as const;
+const COMPONENTS = ["etcd", "apiserver", "controllerManager", "scheduler", "kwok", "registry", "provisioner"] as const;
 type Component = (typeof COMPONENTS)[number];
 const PORT_NAMES = ["etcdClient", "etcdPeer", "apiserver", "controllerManager", "scheduler", "kwok", "registry"] as const;
 type Ports = Record<(typeof PORT_NAMES)[number], number>;
 
 export interface GroundState {
   dir: string;
+  /** Where the API server listens: the real node's bridge address, or loopback without a real node. */
+  apiserverHost?: string;
   kubeconfig: string;
   registry: string;
   registriesConf: string;
@@ -27,6 +45,16 @@ export interface GroundState {
   pids: Partial<Record<Component, number>>;
   versions: Versions;
   startedAt: string;
+  /** The real node, when this machine can run one. */
+  node?: RealNodeState;
+  /** Why there is no real node (tests that need one report this as their skip reason). */
+  realNodeUnavailable?: string;
+  images?: GroundImages & { coredns: string; traefik?: string };
+  /** Traefik in kube-system, as K3s runs it; reached from the host on a loopback NodePort. */
+  ingressUrl?: string;
+  ingressHttpsUrl?: string;
+  /** Chart values that put a sandbox on the real node with the ground's images. */
+  realNodeValues?: string;
 }
 
 const log = (message: string) => process.stderr.write(`[ground] ${message}\n`);
@@ -54,9 +82,11 @@ export async function ensureTools(): Promise<void> {
 export async function isHealthy(state: GroundState | undefined): Promise<boolean> {
   if (!state) return false;
   if (!COMPONENTS.every((c) => isAlive(state.pids[c]))) return false;
+  if (state.node && (!realNodeAlive(state.node) || !state.ingressUrl)) return false;
+  if (!state.node && !state.realNodeUnavailable && !realNodeUnavailable()) return false;
   try {
     const pki = pkiOf(state.dir);
-    return (await httpsGet(`https://127.0.0.1:${state.ports.apiserver}/readyz`, pki)) === 200;
+    return (await httpsGet(`https://${apiserverHost(state)}:${state.ports.apiserver}/readyz`, pki)) === 200;
   } catch {
     return false;
   }
@@ -71,15 +101,30 @@ export async function up(): Promise<GroundState> {
   }
   await ensureTools();
   if (existing) await stopAll(existing);
+  const withoutRealNode = realNodeUnavailable();
+  if (withoutRealNode) log(`no real node: ${withoutRealNode}; pods run on kwok only`);
+  // The bridge must exist before the API server binds its address.
+  const prepared = withoutRealNode ? undefined : await prepareHost(dir, cacheDir());
+  const host = prepared ? NODE_IP : "127.0.0.1";
 
   const versions = readVersions();
   const bins = binaryPaths(versions);
   mkdirSync(join(dir, "logs"), { recursive: true });
   const pki = await ensurePki(join(dir, "pki"));
+  // The same ports as last time when they are still free: image references
+  // carry the registry's port, and pods of the real node keep their specs
+  // (and need no new rollout) only if it stays the same.
   const ports = {} as Ports;
-  for (const name of PORT_NAMES) ports[name] = await freePort();
+  const taken = new Set<number>();
+  for (const name of PORT_NAMES) {
+    const previous = (existing?.ports ?? lastPorts(dir))?.[name];
+    ports[name] = previous && !taken.has(previous) && (await isPortFree(previous)) ? previous : await freePort();
+    taken.add(ports[name]);
+  }
+  writeFileSync(join(dir, "ports.json"), `${JSON.stringify(ports)}\n`);
   const state: GroundState = {
     dir,
+    apiserverHost: host,
     kubeconfig: join(dir, "kubeconfig"),
     registry: `127.0.0.1:${ports.registry}`,
     registriesConf: join(dir, "registries.conf"),
@@ -87,6 +132,9 @@ export async function up(): Promise<GroundState> {
     pids: {},
     versions,
     startedAt: new Date().toISOString(),
+    ...(withoutRealNode ? { realNodeUnavailable: withoutRealNode } : {}),
+    // Recorded before anything else starts: a failed `up` is undone from it.
+    ...(prepared ? { node: prepared } : {}),
   };
   const save = () => writeFileSync(statePath(dir), `${JSON.stringify(state, null, 2)}\n`);
   const logFile = (name: string) => join(dir, "logs", `${name}.log`);
@@ -97,15 +145,16 @@ export async function up(): Promise<GroundState> {
     save();
     await waitFor("etcd", async () => (await httpGet(`http://127.0.0.1:${ports.etcdClient}/health`)) === 200, 30_000, logFile("etcd"));
 
-    state.pids.apiserver = startDaemon(bins.kubeApiserver, apiserverArgs(pki, ports), logFile("kube-apiserver"));
+    state.pids.apiserver = startDaemon(bins.kubeApiserver, apiserverArgs(pki, ports, host, !!prepared), logFile("kube-apiserver"));
     save();
     await waitFor(
       "kube-apiserver /readyz",
-      async () => (await httpsGet(`https://127.0.0.1:${ports.apiserver}/readyz`, pki)) === 200,
+      async () => (await httpsGet(`https://${host}:${ports.apiserver}/readyz`, pki)) === 200,
       120_000,
       logFile("kube-apiserver"),
     );
-    writeKubeconfig(state.kubeconfig, pki, ports.apiserver);
+    writeKubeconfig(state.kubeconfig, pki, host, ports.apiserver);
+    if (prepared) await refreshKubernetesEndpoints(state, bins.kubectl);
 
     state.pids.controllerManager = startDaemon(
       bins.kubeControllerManager,
@@ -138,7 +187,9 @@ export async function up(): Promise<GroundState> {
         state.kubeconfig,
         "--config",
         kwokConfigFile,
-        "--manage-all-nodes=true",
+        // Only its own node: the real node is the kubelet's.
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-label-selector=type=kwok",
         "--node-ip=127.0.0.1",
         `--node-port=${ports.kwok}`,
         // kwok serves the kubelet API (logs, exec) and its own HTTP on this one port.
@@ -154,12 +205,21 @@ export async function up(): Promise<GroundState> {
       { HOME: join(dir, "kwok-home") },
     );
     state.pids.registry = startRegistry(state, logFile("registry"));
+    state.pids.provisioner = startDaemon(
+      process.execPath,
+      ["--import", "tsx", join(groundSourceDir, "local-path-provisioner.ts"), state.kubeconfig, volumeRoot(dir), STORAGE_CLASS],
+      logFile("local-path-provisioner"),
+    );
     save();
 
     await waitFor("registry /v2/", async () => (await httpGet(`http://${state.registry}/v2/`)) === 200, 30_000, logFile("registry"));
     writeRegistriesConf(state);
     await applyClusterObjects(state, bins.kubectl);
     save();
+    if (prepared) {
+      await startNodeWithImages(state, pki, prepared, save);
+      save();
+    }
     log(`up in ${((Date.now() - started) / 1000).toFixed(1)}s: Kubernetes ${versions.kubernetes}, registry ${state.registry}`);
     return state;
   } catch (error) {
@@ -179,7 +239,13 @@ export async function down(options: { purge?: boolean } = {}): Promise<void> {
 }
 
 async function stopAll(state: GroundState): Promise<void> {
-  // Reverse order: the clients go before the API server and etcd.
+  // The real node first, while the API server still answers; then the
+  // clients before the API server and etcd.
+  if (state.node) {
+    for (const line of await stopRealNode(state.node)) log(`real node: ${line}`);
+    state.node = undefined;
+    writeFileSync(statePath(state.dir), `${JSON.stringify(state, null, 2)}\n`);
+  }
   for (const component of [...COMPONENTS].reverse()) {
     const pid = state.pids[component];
     if (pid) await stopProcess(pid);
@@ -212,7 +278,126 @@ export function envAssignments(state: GroundState): Record<string, string> {
     HELM3_VERSION: state.versions.helm3,
     ETCD_VERSION: state.versions.etcd,
     KWOK_VERSION: state.versions.kwok,
+    GROUND_REAL_NODE: state.node ? "1" : "0",
+    ...(state.realNodeUnavailable ? { GROUND_REAL_NODE_UNAVAILABLE: state.realNodeUnavailable } : {}),
+    ...(state.realNodeValues ? { GROUND_REAL_NODE_VALUES: state.realNodeValues } : {}),
+    ...(state.ingressUrl ? { GROUND_INGRESS_URL: state.ingressUrl } : {}),
+    ...(state.ingressHttpsUrl ? { GROUND_INGRESS_HTTPS_URL: state.ingressHttpsUrl } : {}),
+    ...(state.images
+      ? {
+          GROUND_IMAGE_PAUSE: state.images.pause,
+          GROUND_IMAGE_POSTGRES: state.images.postgres,
+          GROUND_IMAGE_NGINX: state.images.nginx,
+          GROUND_IMAGE_PYTHON: state.images.python,
+          GROUND_IMAGE_ODOO: state.images.odooStandin,
+        }
+      : {}),
   };
+}
+
+/**
+ * The API server keeps the `kubernetes` Service's endpoint port from the
+ * first start it ever had (etcd survives `down`); with a new port, pods
+ * would dial the old one. Removing the stale objects makes the API server
+ * write them again with its current address and port.
+ */
+async function refreshKubernetesEndpoints(state: GroundState, kubectl: string): Promise<void> {
+  const env = { KUBECONFIG: state.kubeconfig };
+  const current = `${apiserverHost(state)}:${state.ports.apiserver}`;
+  const read = async () =>
+    (
+      await execa(
+        kubectl,
+        ["-n", "default", "get", "endpointslice", "kubernetes", "-o", "jsonpath={.endpoints[0].addresses[0]}:{.ports[0].port}"],
+        {
+          env,
+          reject: false,
+        },
+      )
+    ).stdout.trim();
+  const seen = await read();
+  if (seen === "" || seen === current) return;
+  log(`the kubernetes Service still points at ${seen}; rewriting it for ${current}`);
+  await execa(kubectl, ["-n", "default", "delete", "service", "kubernetes", "--wait=false"], { env, reject: false });
+  await execa(kubectl, ["-n", "default", "delete", "endpoints,endpointslice", "kubernetes", "--wait=false"], { env, reject: false });
+  await waitFor("the kubernetes Service's endpoint to follow the API server", async () => (await read()) === current, 60_000);
+}
+
+/** The ports of the last start, kept by `down` (which removes the state file). */
+function lastPorts(dir: string): Partial<Ports> | undefined {
+  const file = join(dir, "ports.json");
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Partial<Ports>) : undefined;
+}
+
+function apiserverHost(state: GroundState): string {
+  return state.apiserverHost ?? "127.0.0.1";
+}
+
+/** Builds (or finds) the ground's images, then starts the real node with them. */
+async function startNodeWithImages(state: GroundState, pki: Pki, node: RealNodeState, save: () => void): Promise<void> {
+  const bins = binaryPaths(state.versions);
+  const buildEnv = buildahEnv(state);
+  const images = await ensureGroundImages({ registry: state.registry, registriesConf: state.registriesConf, cacheDir: cacheDir(), log });
+  const coredns = await ensureCorednsImage({
+    registry: state.registry,
+    binary: bins.coredns,
+    version: state.versions.coredns,
+    env: buildEnv,
+  });
+  state.images = { ...images, coredns };
+  state.realNodeValues = join(state.dir, "real-node-values.yaml");
+  writeFileSync(state.realNodeValues, realNodeValuesYaml(state.images));
+  save();
+  state.node = await startRealNode({
+    dir: state.dir,
+    pki,
+    apiserverUrl: `https://${apiserverHost(state)}:${state.ports.apiserver}`,
+    adminKubeconfig: state.kubeconfig,
+    kubectl: bins.kubectl,
+    registry: state.registry,
+    pauseImage: images.pause,
+    corednsImage: coredns,
+    binaries: { kubelet: bins.kubelet, kubeProxy: bins.kubeProxy, kubeRouter: bins.kubeRouter, coredns: bins.coredns },
+    node,
+    save,
+  });
+  save();
+  const traefik = await ensureTraefikImage({
+    registry: state.registry,
+    binary: bins.traefik,
+    version: state.versions.traefik,
+    env: buildEnv,
+  });
+  state.images.traefik = traefik;
+  const ingress = await startIngress({ kubectl: bins.kubectl, kubeconfig: state.kubeconfig, image: traefik });
+  state.ingressUrl = ingress.httpUrl;
+  state.ingressHttpsUrl = ingress.httpsUrl;
+}
+
+/** The environment buildah needs for the ground's registry (plain HTTP on loopback) and storage. */
+export function buildahEnv(state: GroundState): Record<string, string> {
+  return { BUILDAH_ISOLATION: "chroot", STORAGE_DRIVER: "vfs", CONTAINERS_REGISTRIES_CONF: state.registriesConf };
+}
+
+/**
+ * Values for charts/odoo-dev-sandbox on the real node: its scheduling, and
+ * the ground's images in place of the public ones (which cannot be pulled
+ * here). Tests and the demo layer their own values on top.
+ */
+function realNodeValuesYaml(images: GroundImages): string {
+  return stringify({
+    scheduling: REAL_NODE_SCHEDULING,
+    odoo: { image: images.odooStandin },
+    postgres: { image: images.postgres },
+    nginx: { image: images.nginx },
+    // The ground's ingress controller is Traefik in kube-system, as on K3s.
+    networkPolicy: {
+      ingressController: {
+        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+        podSelector: { matchLabels: { "app.kubernetes.io/name": "traefik" } },
+      },
+    },
+  });
 }
 
 export function shellQuote(value: string): string {
@@ -236,11 +421,14 @@ function etcdArgs(dir: string, ports: Ports): string[] {
   ];
 }
 
-function apiserverArgs(pki: Pki, ports: Ports): string[] {
+function apiserverArgs(pki: Pki, ports: Ports, host: string, inClusterClients: boolean): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
-    "--bind-address=127.0.0.1",
-    "--advertise-address=127.0.0.1",
+    // With a real node the API server listens on the node's bridge address:
+    // pods reach it there through the `kubernetes` Service, whose endpoint the
+    // lease reconciler keeps pointing at it. The host reaches it there too.
+    `--bind-address=${host}`,
+    `--advertise-address=${host}`,
     `--secure-port=${ports.apiserver}`,
     `--tls-cert-file=${pki.cert}`,
     `--tls-private-key-file=${pki.key}`,
@@ -252,7 +440,7 @@ function apiserverArgs(pki: Pki, ports: Ports): string[] {
     `--service-account-signing-key-file=${pki.key}`,
     "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
     "--allow-privileged=true",
-    "--endpoint-reconciler-type=none",
+    `--endpoint-reconciler-type=${inClusterClients ? "lease" : "none"}`,
     "--service-cluster-ip-range=10.96.0.0/16",
     "--enable-priority-and-fairness=false",
     // The node's Hostname address does not resolve; its InternalIP is loopback.
@@ -274,7 +462,6 @@ function controllerManagerArgs(state: GroundState, pki: Pki): string[] {
     "--leader-elect=false",
     "--bind-address=127.0.0.1",
     `--secure-port=${state.ports.controllerManager}`,
-    "--enable-hostpath-provisioner=true",
     "--cluster-cidr=10.0.0.0/16",
     "--v=1",
   ];
@@ -310,11 +497,11 @@ function writeRegistriesConf(state: GroundState): void {
   );
 }
 
-function writeKubeconfig(file: string, pki: Pki, port: number): void {
+function writeKubeconfig(file: string, pki: Pki, host: string, port: number): void {
   const config = {
     apiVersion: "v1",
     kind: "Config",
-    clusters: [{ name: "ground", cluster: { server: `https://127.0.0.1:${port}`, "certificate-authority": pki.caCert } }],
+    clusters: [{ name: "ground", cluster: { server: `https://${host}:${port}`, "certificate-authority": pki.caCert } }],
     users: [{ name: "ground-admin", user: { "client-certificate": pki.cert, "client-key": pki.key } }],
     contexts: [{ name: "ground", context: { cluster: "ground", user: "ground-admin" } }],
     "current-context": "ground",
@@ -326,8 +513,21 @@ async function applyClusterObjects(state: GroundState, kubectl: string): Promise
   const env = { KUBECONFIG: state.kubeconfig };
   // Stable per state directory: the pool's PVs survive a restart of the ground,
   // and a PV's path cannot change. Under /tmp, where the host-path deleter works.
-  const volumeRoot = `/tmp/k8s-dev-sandbox-ground-${createHash("sha256").update(state.dir).digest("hex").slice(0, 10)}`;
-  const manifests = [nodeManifest(), ...storageManifests(volumeRoot)];
+  const manifests = [nodeManifest(), ...storageManifests()];
+  // A StorageClass's provisioner cannot change in place: a class from an
+  // earlier ground (in-tree host-path) is replaced, and its unused pool goes.
+  const { stdout: provisioner } = await execa(kubectl, ["get", "storageclass", STORAGE_CLASS, "-o", "jsonpath={.provisioner}"], {
+    env,
+    reject: false,
+  });
+  if (provisioner && provisioner !== PROVISIONER) {
+    await execa(kubectl, ["delete", "storageclass", STORAGE_CLASS], { env });
+    await execa(
+      kubectl,
+      ["delete", "pv", "-l", "ground.k8s-dev-sandbox/pool=true", "--field-selector=status.phase=Available", "--wait=false"],
+      { env, reject: false },
+    );
+  }
   await execa(kubectl, ["apply", "--server-side", "--force-conflicts", "-f", "-"], {
     env,
     input: manifests.map((m) => stringify(m)).join("---\n"),
@@ -352,6 +552,11 @@ async function applyClusterObjects(state: GroundState, kubectl: string): Promise
     async () => (await execa(kubectl, ["get", "serviceaccount", "default", "-n", "default"], { env, reject: false })).exitCode === 0,
     60_000,
   );
+}
+
+/** Stable per state directory, under /tmp like K3s's local-path default is under /var/lib. */
+function volumeRoot(dir: string): string {
+  return `/tmp/k8s-dev-sandbox-ground-${createHash("sha256").update(dir).digest("hex").slice(0, 10)}`;
 }
 
 function pkiOf(dir: string): Pki {

@@ -3,7 +3,11 @@
 # nginx for config checks, openssl for certificates). Idempotent and quiet
 # when everything is present already.
 set -euo pipefail
-pkgs=(buildah docker-registry nginx-light openssl skopeo iproute2 ca-certificates postgresql perl tar)
+# The real node (docs/test-ground.md): containerd + runc (crun cannot run on
+# this hybrid cgroup host), the CNI plugins, conntrack and ipset for kube-proxy
+# and kube-router. debootstrap makes the root file system of the ground's images.
+pkgs=(buildah docker-registry nginx-light openssl skopeo iproute2 ca-certificates postgresql perl tar
+  containerd runc containernetworking-plugins conntrack ipset iptables debootstrap gcc libc6-dev python3-psycopg2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

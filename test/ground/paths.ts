@@ -14,6 +14,9 @@ export interface Versions {
   kwok: string;
   helm: string;
   helm3: string;
+  coredns: string;
+  kubeRouter: string;
+  traefik: string;
 }
 
 /** Reads versions.env, the one place the pinned versions are written. */
@@ -35,6 +38,9 @@ export function readVersions(): Versions {
     kwok: get("KWOK_VERSION"),
     helm: get("HELM_VERSION"),
     helm3: get("HELM3_VERSION"),
+    coredns: get("COREDNS_VERSION"),
+    kubeRouter: get("KUBE_ROUTER_VERSION"),
+    traefik: get("TRAEFIK_VERSION"),
   };
 }
 
@@ -56,6 +62,11 @@ export interface BinaryPaths {
   kwok: string;
   helm: string;
   helm3: string;
+  kubelet: string;
+  kubeProxy: string;
+  kubeRouter: string;
+  coredns: string;
+  traefik: string;
 }
 
 export function binaryPaths(v: Versions = readVersions()): BinaryPaths {
@@ -70,5 +81,10 @@ export function binaryPaths(v: Versions = readVersions()): BinaryPaths {
     kwok: join(bin, `kwok-${v.kwok}`, "kwok"),
     helm: join(bin, `helm-${v.helm}`, "helm"),
     helm3: join(bin, `helm-${v.helm3}`, "helm"),
+    kubelet: join(k8s, "kubelet"),
+    kubeProxy: join(k8s, "kube-proxy"),
+    kubeRouter: join(bin, `kube-router-${v.kubeRouter}`, "kube-router"),
+    coredns: join(bin, `coredns-${v.coredns}`, "coredns"),
+    traefik: join(bin, `traefik-${v.traefik}`, "traefik"),
   };
 }

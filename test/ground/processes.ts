@@ -58,6 +58,16 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** Whether nothing listens on this loopback port now. */
+export async function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
 /** A port the kernel says is free now; good enough on loopback for a test ground. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,0 +1,8 @@
+# Stand-in catalogue entry for Odoo's own module (no code, no data).
+{
+    "name": "Contacts",
+    "version": "18.0.1.0",
+    "depends": ["base", "mail"],
+    "auto_install": False,
+    "license": "LGPL-3",
+}

@@ -1,0 +1,8 @@
+# Stand-in catalogue entry for Odoo's own module (no code, no data).
+{
+    "name": "Tours",
+    "version": "18.0.1.0",
+    "depends": ["web"],
+    "auto_install": True,
+    "license": "LGPL-3",
+}

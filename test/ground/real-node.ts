@@ -1,0 +1,337 @@
+// The ground's real node: containerd + runc, the CNI bridge, a kubelet and
+// kube-proxy at the API server's version, kube-router enforcing
+// NetworkPolicy, and CoreDNS as the cluster DNS. Pods of this node are real
+// processes in their own network namespaces on the ground's bridge (ksb0,
+// 10.88.0.0/24); nothing of it listens on the machine's own interfaces.
+// kwok's fake node stays for scale; this node is tainted, so only pods that
+// ask for it (REAL_NODE_SCHEDULING) land here. See docs/test-ground.md.
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { stringify } from "yaml";
+import { ensureClientCert, type Pki } from "./certs.js";
+import { type HostSnapshot, removeCgroups, restoreHost, snapshotHost, unmountBelow, writeSysctl } from "./host-footprint.js";
+import {
+  BRIDGE,
+  CLUSTER_DNS_IP,
+  clusterDnsManifests,
+  cniConflist,
+  containerdConfig,
+  kubeletConfig,
+  kubeProxyConfig,
+  NODE_IP,
+  type NodePaths,
+  POD_CIDR,
+  REAL_NODE_LABEL,
+  REAL_NODE_NAME,
+  registryHostsToml,
+} from "./node-config.js";
+import { freePort, isAlive, startDaemon, stopProcess, waitFor } from "./processes.js";
+
+const COMPONENTS = ["containerd", "kubelet", "kubeProxy", "kubeRouter"] as const;
+type Component = (typeof COMPONENTS)[number];
+/** Our own FORWARD chain: pods of the ground never reach beyond the machine. */
+export const ISOLATION_CHAIN = "K8S-DEV-SANDBOX-GROUND";
+
+export interface RealNodeState {
+  pids: Partial<Record<Component, number>>;
+  paths: NodePaths;
+  /** The host as `up` found it; `down` puts it back. Kept from the first `up` until a `down` completes. */
+  host: HostSnapshot;
+  netnsBefore: string[];
+  coredns?: string;
+}
+
+export interface RealNodeBinaries {
+  kubelet: string;
+  kubeProxy: string;
+  kubeRouter: string;
+  coredns: string;
+}
+
+const log = (message: string) => process.stderr.write(`[ground] ${message}\n`);
+
+/** Why the ground runs without its real node here, or undefined when it can run one. */
+export function realNodeUnavailable(): string | undefined {
+  if (process.env.GROUND_REAL_NODE === "0") return "GROUND_REAL_NODE=0";
+  if (process.getuid?.() !== 0) return "the real node needs root (containerd, network namespaces, iptables)";
+  if (!existsSync("/proc/sys/net/bridge")) return "the kernel has no bridge netfilter (/proc/sys/net/bridge)";
+  return undefined;
+}
+
+export function nodePaths(groundDir: string, cacheDir: string): NodePaths {
+  // Unix sockets have a 108-byte path limit; /run keeps them short whatever
+  // GROUND_DIR is. Only one real node runs per machine (one bridge, one range).
+  const run = "/run/k8s-dev-sandbox";
+  const node = join(groundDir, "node");
+  return {
+    containerdRoot: join(cacheDir, "containerd"),
+    containerdState: join(run, "containerd"),
+    containerdSocket: join(run, "containerd.sock"),
+    cniConfDir: join(node, "cni"),
+    cniDataDir: join(node, "ipam"),
+    registryHostsDir: join(node, "registry-hosts"),
+    kubeletRoot: join(node, "kubelet"),
+    podLogsDir: join(node, "pod-logs"),
+  };
+}
+
+/**
+ * Before the API server starts: records the host, creates the bridge whose
+ * address the API server, the kubelet and the pods' gateway share, and turns
+ * on forwarding and bridge netfilter (kube-proxy and kube-router need both).
+ */
+export async function prepareHost(groundDir: string, cacheDir: string): Promise<RealNodeState> {
+  const host = await snapshotHost();
+  const netnsBefore = listNetns();
+  const { stdout: routes } = await execa("ip", ["-4", "route", "show", POD_CIDR]);
+  if (routes.trim() !== "" && !routes.includes(`dev ${BRIDGE}`)) {
+    throw new Error(
+      `the real node's pod range ${POD_CIDR} is routed elsewhere on this machine (${routes.trim()}); set GROUND_REAL_NODE=0 to run without it`,
+    );
+  }
+  if ((await execa("ip", ["link", "show", BRIDGE], { reject: false })).exitCode !== 0) {
+    await execa("ip", ["link", "add", BRIDGE, "type", "bridge"]);
+  }
+  await execa("ip", ["addr", "replace", `${NODE_IP}/24`, "dev", BRIDGE]);
+  await execa("ip", ["link", "set", BRIDGE, "up"]);
+  writeSysctl("net/ipv4/ip_forward", "1");
+  writeSysctl("net/bridge/bridge-nf-call-iptables", "1");
+  writeSysctl("net/bridge/bridge-nf-call-ip6tables", "1");
+  await isolatePods();
+  return { pids: {}, paths: nodePaths(groundDir, cacheDir), host, netnsBefore };
+}
+
+/** Drops whatever a pod sends beyond the bridge: the ground's pods talk to each other and to the host, never further. */
+async function isolatePods(): Promise<void> {
+  const ipt = (...args: string[]) => execa("iptables", ["-w", ...args], { reject: false });
+  if ((await ipt("-n", "-L", ISOLATION_CHAIN)).exitCode !== 0) await ipt("-N", ISOLATION_CHAIN);
+  await ipt("-F", ISOLATION_CHAIN);
+  await ipt("-A", ISOLATION_CHAIN, "-j", "DROP");
+  const jump = ["FORWARD", "-i", BRIDGE, "!", "-o", BRIDGE, "-j", ISOLATION_CHAIN];
+  if ((await ipt("-C", ...jump)).exitCode !== 0) await ipt("-I", ...jump);
+}
+
+export interface StartRealNodeOptions {
+  dir: string;
+  pki: Pki;
+  apiserverUrl: string;
+  adminKubeconfig: string;
+  kubectl: string;
+  registry: string;
+  pauseImage: string;
+  corednsImage: string;
+  binaries: RealNodeBinaries;
+  /** What prepareHost returned, recorded in the ground's state: a failed start is undone from it. */
+  node: RealNodeState;
+  save: () => void;
+}
+
+export async function startRealNode(o: StartRealNodeOptions): Promise<RealNodeState> {
+  const { node } = o;
+  const paths = node.paths;
+  const nodeDir = join(o.dir, "node");
+  const logFile = (name: string) => join(o.dir, "logs", `${name}.log`);
+  for (const d of [paths.containerdRoot, paths.containerdState, paths.cniConfDir, paths.cniDataDir, paths.kubeletRoot, paths.podLogsDir]) {
+    mkdirSync(d, { recursive: true });
+  }
+  // Host-local IPAM state from a run that did not stop cleanly would hand out addresses of pods that are gone.
+  rmSync(paths.cniDataDir, { recursive: true, force: true });
+  mkdirSync(paths.cniDataDir, { recursive: true });
+
+  writeFileSync(join(paths.cniConfDir, "10-ground.conflist"), cniConflist(paths.cniDataDir));
+  rmSync(paths.registryHostsDir, { recursive: true, force: true });
+  mkdirSync(join(paths.registryHostsDir, o.registry), { recursive: true });
+  writeFileSync(join(paths.registryHostsDir, o.registry, "hosts.toml"), registryHostsToml(o.registry));
+  const containerdToml = join(nodeDir, "containerd.toml");
+  writeFileSync(containerdToml, containerdConfig(paths, o.pauseImage));
+
+  node.pids.containerd = startDaemon("/usr/bin/containerd", ["--config", containerdToml], logFile("containerd"));
+  o.save();
+  await waitFor(
+    "containerd",
+    async () => (await execa("ctr", ["--address", paths.containerdSocket, "version"], { reject: false })).exitCode === 0,
+    30_000,
+    logFile("containerd"),
+  );
+
+  const kubeletCert = await ensureClientCert(o.pki, "kubelet", `/O=system:nodes/CN=system:node:${REAL_NODE_NAME}`);
+  const proxyCert = await ensureClientCert(o.pki, "kube-proxy", "/CN=system:kube-proxy");
+  const kubeletKubeconfig = join(nodeDir, "kubelet.kubeconfig");
+  const proxyKubeconfig = join(nodeDir, "kube-proxy.kubeconfig");
+  writeFileSync(kubeletKubeconfig, kubeconfigFor(o.apiserverUrl, o.pki.caCert, kubeletCert), { mode: 0o600 });
+  writeFileSync(proxyKubeconfig, kubeconfigFor(o.apiserverUrl, o.pki.caCert, proxyCert), { mode: 0o600 });
+
+  const kubeletYaml = join(nodeDir, "kubelet.yaml");
+  writeFileSync(kubeletYaml, kubeletConfig({ caCert: o.pki.caCert, port: await freePort(), healthzPort: await freePort(), paths }));
+  node.pids.kubelet = startDaemon(
+    o.binaries.kubelet,
+    [
+      `--config=${kubeletYaml}`,
+      `--kubeconfig=${kubeletKubeconfig}`,
+      `--root-dir=${paths.kubeletRoot}`,
+      `--cert-dir=${join(paths.kubeletRoot, "pki")}`,
+      `--hostname-override=${REAL_NODE_NAME}`,
+      `--node-ip=${NODE_IP}`,
+      `--node-labels=${REAL_NODE_LABEL.key}=${REAL_NODE_LABEL.value}`,
+      "--v=1",
+    ],
+    logFile("kubelet"),
+  );
+  o.save();
+
+  const proxyYaml = join(nodeDir, "kube-proxy.yaml");
+  writeFileSync(proxyYaml, kubeProxyConfig(proxyKubeconfig, await freePort(), await freePort()));
+  node.pids.kubeProxy = startDaemon(o.binaries.kubeProxy, [`--config=${proxyYaml}`, "--v=1"], logFile("kube-proxy"));
+  node.pids.kubeRouter = startDaemon(
+    o.binaries.kubeRouter,
+    [
+      `--kubeconfig=${o.adminKubeconfig}`,
+      // Firewall only: routing is the bridge's, services are kube-proxy's.
+      "--run-firewall=true",
+      "--run-router=false",
+      "--run-service-proxy=false",
+      `--hostname-override=${REAL_NODE_NAME}`,
+      // Its health and metrics servers would listen on every interface: off.
+      "--health-port=0",
+      "--metrics-port=0",
+      "--service-cluster-ip-range=10.96.0.0/16",
+      "--v=1",
+    ],
+    logFile("kube-router"),
+  );
+  o.save();
+
+  const env = { KUBECONFIG: o.adminKubeconfig };
+  await waitFor(
+    `node ${REAL_NODE_NAME} to register`,
+    async () => (await execa(o.kubectl, ["get", "node", REAL_NODE_NAME], { env, reject: false })).exitCode === 0,
+    60_000,
+    logFile("kubelet"),
+  );
+  await setPodCidr(o.kubectl, env);
+  await execa(o.kubectl, ["wait", "--for=condition=Ready", `node/${REAL_NODE_NAME}`, "--timeout=90s"], { env });
+
+  node.coredns = o.corednsImage;
+  await execa(o.kubectl, ["apply", "--server-side", "--force-conflicts", "-f", "-"], {
+    env,
+    input: clusterDnsManifests(o.corednsImage)
+      .map((m) => stringify(m))
+      .join("---\n"),
+  });
+  await execa(o.kubectl, ["-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=120s"], { env });
+  log(`real node ${REAL_NODE_NAME} ready (pods on ${BRIDGE} ${POD_CIDR}, cluster DNS ${CLUSTER_DNS_IP})`);
+  return node;
+}
+
+/**
+ * No controller allocates node CIDRs on the ground; kube-router's firewall
+ * reads the node's podCIDR to tell its pods from others. Set once, like
+ * the node IPAM controller would.
+ */
+async function setPodCidr(kubectl: string, env: Record<string, string>): Promise<void> {
+  const { stdout } = await execa(kubectl, ["get", "node", REAL_NODE_NAME, "-o", "jsonpath={.spec.podCIDR}"], { env });
+  if (stdout.trim() === POD_CIDR) return;
+  await execa(
+    kubectl,
+    ["patch", "node", REAL_NODE_NAME, "--type=merge", "-p", JSON.stringify({ spec: { podCIDR: POD_CIDR, podCIDRs: [POD_CIDR] } })],
+    {
+      env,
+    },
+  );
+}
+
+export function realNodeAlive(node: RealNodeState | undefined): boolean {
+  return !!node && COMPONENTS.every((c) => isAlive(node.pids[c]));
+}
+
+/**
+ * Stops the node and puts the host back: containers, shims, mounts,
+ * network namespaces, the bridge, cgroups, iptables chains, ipsets and
+ * kernel settings. Each step tolerates what an earlier, interrupted `down`
+ * already removed.
+ */
+export async function stopRealNode(node: RealNodeState): Promise<string[]> {
+  const report: string[] = [];
+  for (const component of ["kubeRouter", "kubeProxy", "kubelet"] as const) {
+    const pid = node.pids[component];
+    if (pid) await stopProcess(pid);
+  }
+  const socket = node.paths.containerdSocket;
+  if (isAlive(node.pids.containerd) && existsSync(socket)) {
+    const ctr = (...args: string[]) => execa("ctr", ["--address", socket, "-n", "k8s.io", ...args], { reject: false });
+    const tasks = (await ctr("tasks", "ls", "-q")).stdout.split("\n").filter(Boolean);
+    for (const id of tasks) await ctr("tasks", "kill", "-s", "SIGKILL", id);
+    for (const id of tasks) {
+      await waitFor(`task ${id} to stop`, async () => (await ctr("tasks", "delete", id)).exitCode === 0, 10_000).catch(() => {});
+    }
+    const containers = (await ctr("containers", "ls", "-q")).stdout.split("\n").filter(Boolean);
+    for (const id of containers) await ctr("containers", "delete", id);
+    report.push(`stopped ${tasks.length} tasks, removed ${containers.length} containers`);
+  }
+  if (node.pids.containerd) await stopProcess(node.pids.containerd);
+  // Shims outlive containerd by design; ours are the ones started for our socket.
+  await execa("pkill", ["-KILL", "-f", `containerd-shim-runc-v2 .*-address ${socket}`], { reject: false });
+  const unmounted =
+    (await unmountBelow(node.paths.kubeletRoot)) +
+    (await unmountBelow(node.paths.containerdState)) +
+    (await unmountBelow(node.paths.containerdRoot));
+  if (unmounted > 0) report.push(`unmounted ${unmounted}`);
+  const before = new Set(node.netnsBefore);
+  const netns = listNetns().filter((name) => name.startsWith("cni-") && !before.has(name));
+  for (const name of netns) await execa("ip", ["netns", "delete", name], { reject: false });
+  if (netns.length > 0) report.push(`deleted ${netns.length} network namespaces`);
+  await execa("ip", ["link", "delete", BRIDGE], { reject: false });
+  const cgroups = removeCgroups();
+  if (cgroups > 0) report.push(`removed ${cgroups} cgroups`);
+  rmSync(node.paths.cniDataDir, { recursive: true, force: true });
+  rmSync(node.paths.containerdState, { recursive: true, force: true });
+  report.push(...(await restoreHost(node.host)));
+  return report;
+}
+
+/**
+ * CoreDNS from the Go build, as an image of one static binary: what the
+ * kubelet runs must come from a registry, as on any cluster.
+ */
+export async function ensureCorednsImage(o: {
+  registry: string;
+  binary: string;
+  version: string;
+  env: Record<string, string>;
+}): Promise<string> {
+  const image = `${o.registry}/ground/coredns:${o.version}`;
+  const head = await fetch(`http://${o.registry}/v2/ground/coredns/manifests/${o.version}`, {
+    method: "HEAD",
+    headers: { Accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" },
+  });
+  if (head.status === 200) return image;
+  log(`building ${image}`);
+  const buildah = (...args: string[]) => execa("buildah", args, { env: o.env });
+  const { stdout: container } = await buildah("from", "scratch");
+  try {
+    await buildah("copy", "--chmod", "0755", container.trim(), o.binary, "/coredns");
+    await buildah("config", "--entrypoint", '["/coredns"]', "--cmd", "", "--user", "65532:65532", "--port", "53/udp", container.trim());
+    await buildah("commit", "--rm", container.trim(), image);
+  } catch (error) {
+    await buildah("rm", container.trim()).catch(() => {});
+    throw error;
+  }
+  await buildah("push", "--tls-verify=false", image, `docker://${image}`);
+  return image;
+}
+
+function listNetns(): string[] {
+  return existsSync("/run/netns") ? readdirSync("/run/netns") : [];
+}
+
+function kubeconfigFor(server: string, caCert: string, client: { cert: string; key: string }): string {
+  return stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "ground", cluster: { server, "certificate-authority": caCert } }],
+    users: [{ name: "component", user: { "client-certificate": client.cert, "client-key": client.key } }],
+    contexts: [{ name: "ground", context: { cluster: "ground", user: "component" } }],
+    "current-context": "ground",
+  });
+}
