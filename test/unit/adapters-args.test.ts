@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { parseRelease, upgradeArgs } from "../../src/adapters/helm.js";
 import { buildahBuildArgs, buildahPushArgs, dockerBuildArgs } from "../../src/adapters/image/builders.js";
 import { isInsecureRegistry, parseImageRef } from "../../src/adapters/image/registry.js";
-import { deploymentNotReady, podNotReady, statefulSetNotReady } from "../../src/adapters/kubernetes/readiness.js";
+import { countsForReadiness, deploymentNotReady, podNotReady, statefulSetNotReady } from "../../src/adapters/kubernetes/readiness.js";
 import { Redactor } from "../../src/adapters/logger.js";
 
 describe("helm upgrade arguments", () => {
@@ -215,6 +215,27 @@ describe("readiness classification", () => {
       status: { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", message: "0/1 nodes are available" }] },
     };
     expect(podNotReady(p)).toEqual({ fatal: false, reason: "unschedulable: 0/1 nodes are available" });
+  });
+});
+
+describe("which pods a deploy waits for", () => {
+  const pod = (phase: string, owner?: string, deleting = false): V1Pod => ({
+    metadata: {
+      name: "p",
+      ...(owner ? { ownerReferences: [{ apiVersion: "v1", kind: owner, name: "o", uid: "u" }] } : {}),
+      ...(deleting ? { deletionTimestamp: new Date() } : {}),
+    },
+    status: { phase },
+  });
+  it.each([
+    ["a running Deployment pod", pod("Running", "ReplicaSet"), true],
+    ["a pending StatefulSet pod", pod("Pending", "StatefulSet"), true],
+    ["a pod being deleted", pod("Running", "ReplicaSet", true), false],
+    ["a finished pod", pod("Succeeded"), false],
+    ["a failed pod (a failed helm test, an evicted pod)", pod("Failed", "Job"), false],
+    ["a running Job pod (helm test in progress)", pod("Running", "Job"), false],
+  ])("%s: %s", (_what, p, expected) => {
+    expect(countsForReadiness(p)).toBe(expected);
   });
 });
 

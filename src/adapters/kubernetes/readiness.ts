@@ -99,13 +99,26 @@ export async function inspect(kube: KubeConnection, namespace: string): Promise<
     if (why) pending.push(`statefulset/${s.metadata?.name}: ${why}`);
   }
   for (const pod of pods.items) {
-    if (pod.metadata?.deletionTimestamp || pod.status?.phase === "Succeeded") continue;
+    if (!countsForReadiness(pod)) continue;
     const why = podNotReady(pod);
     if (!why) continue;
     pending.push(`pod/${pod.metadata?.name}: ${why.reason}`);
     if (why.fatal) fatal.set(`pod/${pod.metadata?.name}`, why.reason);
   }
   return { pending, fatal };
+}
+
+/**
+ * Whether a pod's readiness is the sandbox's: not a pod on its way out, not
+ * one that has finished (Succeeded or Failed: it will never be Ready again,
+ * and its workload's controller replaces it if it must), and not a Job's
+ * pod (a `helm test` Job kept for its logs after a failure would otherwise
+ * hold every later deploy until it timed out; found on the real node).
+ */
+export function countsForReadiness(pod: V1Pod): boolean {
+  if (pod.metadata?.deletionTimestamp) return false;
+  if (pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") return false;
+  return !(pod.metadata?.ownerReferences ?? []).some((owner) => owner.kind === "Job");
 }
 
 export function deploymentNotReady(d: V1Deployment): string | undefined {
