@@ -10,6 +10,8 @@ rmSync(outdir, { recursive: true, force: true });
 await build({
   entryPoints: {
     index: "src/action/index.ts",
+    // The Action's post step: removes the kubeconfig the main step wrote.
+    post: "src/action/post.ts",
     cli: "src/cli/index.ts",
   },
   outdir,

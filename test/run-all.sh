@@ -30,6 +30,7 @@ bash scripts/check-dist.sh
 step "all tests under Node $("$node24" --version) (the Action's runtime)"
 "$node24" node_modules/vitest/vitest.mjs run
 step "unit tests and the engine on the ground under Node $(node --version)"
-node node_modules/vitest/vitest.mjs run test/unit test/integration/engine-drills.test.ts
+node node_modules/vitest/vitest.mjs run test/unit test/integration/engine-drills.test.ts \
+  test/integration/engine-redeploy.test.ts test/integration/access.test.ts
 
 step "done in $(( $(date +%s) - start ))s"

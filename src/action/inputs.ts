@@ -4,7 +4,9 @@ import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import * as core from "@actions/core";
 import { parseDuration } from "../domain/duration.js";
+import { parseImageRef } from "../adapters/image/registry.js";
 import { InputError, quoteInput } from "../domain/errors.js";
+import { validateSandboxRole } from "../domain/access.js";
 import { DEFAULT_PREFIX, validateBaseDomain, validatePrefix } from "../domain/identity.js";
 import type { PodSecurityLevel } from "../domain/metadata.js";
 import type { CommandSetting } from "../domain/plan.js";
@@ -14,7 +16,14 @@ import { bundledChartDir } from "../wiring/bundled-chart.js";
 export interface ActionInputs {
   command: CommandSetting;
   kubeconfig?: string;
+  /** Use KUBECONFIG / ~/.kube/config / in-cluster when `kubeconfig` is empty, instead of failing. */
+  ambientCredentials: boolean;
   githubToken?: string;
+  /** A prebuilt image to deploy (verified to carry the target commit); nothing is built. */
+  imageRef?: string;
+  /** command: build writes the image to this OCI archive instead of pushing it. */
+  imageArchive?: string;
+  requirePullRequest: boolean;
   builder: "auto" | "docker" | "buildah";
   forkLabel: string;
   comment: boolean;
@@ -22,7 +31,7 @@ export interface ActionInputs {
   settings: EngineSettings;
 }
 
-const COMMANDS: readonly CommandSetting[] = ["auto", "deploy", "destroy", "extend", "sweep", "status"];
+const COMMANDS: readonly CommandSetting[] = ["auto", "deploy", "destroy", "extend", "sweep", "status", "build"];
 
 export function readInputs(
   get: (name: string) => string = (n) => core.getInput(n),
@@ -69,11 +78,27 @@ export function readInputs(
   for (const file of valuesFiles) if (!existsSync(file)) throw new InputError(`${quoteInput(file)} does not exist`, { input: "values" });
   const chart = text("chart") ? path(text("chart")) : bundledChartDir();
   const context = path(text("context", "."));
+  const imageRef = text("image-ref") || undefined;
+  if (imageRef) {
+    try {
+      parseImageRef(imageRef);
+    } catch (error) {
+      throw new InputError(error instanceof Error ? error.message : String(error), { input: "image-ref" });
+    }
+  }
+  const maxText = text("max-sandboxes", "20");
+  if (!/^\d{1,6}$/.test(maxText)) {
+    throw new InputError(`${quoteInput(maxText)} is not a number (0 means no limit)`, { input: "max-sandboxes" });
+  }
 
   return {
     command: oneOf("command", COMMANDS, "auto"),
     kubeconfig: text("kubeconfig") || undefined,
+    ambientCredentials: bool("ambient-credentials", false),
     githubToken: text("github-token") || undefined,
+    imageRef,
+    imageArchive: text("image-archive") ? path(text("image-archive")) : undefined,
+    requirePullRequest: bool("require-pull-request", false),
     builder: oneOf("builder", ["auto", "docker", "buildah"] as const, "auto"),
     forkLabel: text("fork-label", "sandbox:allow"),
     comment: bool("comment", true),
@@ -95,7 +120,14 @@ export function readInputs(
       context,
       buildArgs,
       podSecurity: oneOf<PodSecurityLevel>("pod-security", ["restricted", "baseline", "privileged"], "restricted"),
+      maxSandboxes: Number(maxText),
+      sandboxRole: sandboxRole(get("sandbox-role")),
       dryRun: bool("dry-run", false),
     },
   };
+}
+
+/** Empty = no binding: a kubeconfig that already has the rights in every namespace (action.yml gives the default). */
+function sandboxRole(raw: string): string | undefined {
+  return validateSandboxRole(raw, "sandbox-role");
 }

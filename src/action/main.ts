@@ -1,19 +1,23 @@
 // The Action: read inputs, build the engine, hand the workflow's event to the
 // shared event handler, publish outputs and a job summary. One try/catch
 // ending in setFailed, as in GitHub's own action template.
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import * as core from "@actions/core";
-import { parse } from "yaml";
 import { GitHub } from "../adapters/github/client.js";
 import { SandboxError } from "../domain/errors.js";
 import { formatTimestamp } from "../domain/expiry.js";
 import { renderSummary } from "../domain/report.js";
 import { handleEvent } from "../operations/handle-event.js";
-import { createEngine } from "../wiring/create-engine.js";
+import { createEngine, kubeconfigDirOf } from "../wiring/create-engine.js";
 import { readInputs } from "./inputs.js";
 import { ActionsLogger } from "./logger.js";
+import { KUBECONFIG_STATE } from "./post-state.js";
+import { kubeconfigSecrets } from "./secrets.js";
+
+export { kubeconfigSecrets } from "./secrets.js";
 
 export async function run(): Promise<void> {
+  let kubeconfigDir: string | undefined;
   try {
     const inputs = readInputs();
     for (const secret of [inputs.githubToken, ...kubeconfigSecrets(inputs.kubeconfig)]) if (secret) core.setSecret(secret);
@@ -33,9 +37,15 @@ export async function run(): Promise<void> {
       settings: inputs.settings,
       logger,
       kubeconfigContent: inputs.kubeconfig,
+      ambientCredentials: inputs.ambientCredentials,
+      // Under RUNNER_TEMP, which the runner empties after the job; removed below and by the post step as well.
+      tempDir: process.env.RUNNER_TEMP,
       builder: inputs.builder,
-      holder: `github-actions ${repository} run ${process.env.GITHUB_RUN_ID ?? "?"}/${process.env.GITHUB_RUN_ATTEMPT ?? "1"}`,
+      // The job names which of a run's jobs holds a sandbox (two jobs of one run may both touch it).
+      holder: `github-actions ${repository} run ${process.env.GITHUB_RUN_ID ?? "?"}/${process.env.GITHUB_RUN_ATTEMPT ?? "1"} job ${process.env.GITHUB_JOB ?? "?"}`,
     });
+    kubeconfigDir = kubeconfigDirOf(engine);
+    if (kubeconfigDir) core.saveState(KUBECONFIG_STATE, kubeconfigDir);
     const dispatchInputs = eventName === "workflow_dispatch" ? ((payload as { inputs?: Record<string, string> }).inputs ?? {}) : undefined;
 
     const outcome = await handleEvent(
@@ -50,6 +60,9 @@ export async function run(): Promise<void> {
         comment: inputs.comment,
         deployment: inputs.deployment,
         runUrl,
+        imageRef: inputs.imageRef,
+        imageArchive: inputs.imageArchive,
+        requirePullRequest: inputs.requirePullRequest,
       },
     );
 
@@ -84,32 +97,14 @@ export async function run(): Promise<void> {
       .catch(() => undefined);
 
     if (outcome.result === "failed") core.setFailed(failureText(outcome.error ?? outcome.message));
+    else if (outcome.result === "refused") core.warning(`refused: ${outcome.message}`);
     else core.info(`result: ${outcome.result} (${outcome.message})`);
   } catch (error) {
     core.setFailed(failureText(error));
+  } finally {
+    // helm is done with it; the post step removes it too should this step be killed first.
+    if (kubeconfigDir) rmSync(kubeconfigDir, { recursive: true, force: true });
   }
-}
-
-/**
- * The runner masks a registered value only where it appears whole; a
- * multi-line kubeconfig is registered as a whole and each credential in it
- * on its own, so no key or token shows even if one line of it is printed.
- */
-export function kubeconfigSecrets(content: string | undefined): string[] {
-  if (!content) return [];
-  const secrets = [content];
-  try {
-    const config = parse(content) as { users?: { user?: Record<string, unknown> }[] };
-    for (const entry of config?.users ?? []) {
-      for (const key of ["token", "password", "client-key-data", "client-certificate-data"]) {
-        const value = entry.user?.[key];
-        if (typeof value === "string" && value) secrets.push(value);
-      }
-    }
-  } catch {
-    // Not YAML: the whole content is still masked; connecting will report the problem.
-  }
-  return secrets;
 }
 
 function failureText(error: unknown): string {

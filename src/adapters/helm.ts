@@ -72,8 +72,12 @@ export class Helm {
     }
   }
 
-  async upgradeInstall(req: Omit<UpgradeRequest, "kubeconfig" | "kubeContext">, onLine?: (line: string) => void): Promise<ReleaseStatus> {
-    const { stdout } = await this.run(this.binary, upgradeArgs({ ...req, ...this.connection }), { onLine });
+  /** `signal` stops helm (the sandbox's lock was lost): it must not go on changing a release someone else may now own. */
+  async upgradeInstall(
+    req: Omit<UpgradeRequest, "kubeconfig" | "kubeContext">,
+    options: { onLine?: (line: string) => void; signal?: AbortSignal } = {},
+  ): Promise<ReleaseStatus> {
+    const { stdout } = await this.run(this.binary, upgradeArgs({ ...req, ...this.connection }), options);
     const parsed = parseRelease(stdout);
     if (!parsed) throw new Error(`helm upgrade gave no release: ${stdout.slice(0, 200)}`);
     return parsed;
@@ -113,18 +117,13 @@ export class Helm {
     return rows.map((r) => ({ name: release, namespace, status: r.status, revision: r.revision, chart: r.chart }));
   }
 
-  async uninstall(release: string, namespace: string): Promise<"uninstalled" | "absent"> {
+  async uninstall(release: string, namespace: string, signal?: AbortSignal): Promise<"uninstalled" | "absent"> {
     if (!(await this.status(release, namespace))) return "absent";
-    await this.run(this.binary, [
-      "uninstall",
-      release,
-      "--namespace",
-      namespace,
-      "--wait",
-      "--timeout",
-      "5m",
-      ...connectionArgs(this.connection),
-    ]);
+    await this.run(
+      this.binary,
+      ["uninstall", release, "--namespace", namespace, "--wait", "--timeout", "5m", ...connectionArgs(this.connection)],
+      { signal },
+    );
     return "uninstalled";
   }
 }

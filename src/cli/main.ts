@@ -26,7 +26,7 @@ commands:
   logs [key]        log tails of a sandbox's pods
   extend [key] --by 3d
   sweep             remove expired sandboxes (what the TTL CronJob runs)
-  demo              the full lifecycle on the local test ground (see README)
+  demo [--keep]     the full lifecycle on the local test ground (see README); --keep leaves the preview running
 
 flags:
   --branch NAME       branch to use (default: git's current branch)
@@ -36,6 +36,10 @@ flags:
   --registry HOST     with --mode ci: where images go (e.g. 127.0.0.1:5000)
   --ttl 7d --max-ttl 30d --wait-timeout 10m --prefix dev-sandbox-
   --addons-dir DIR    local mode: the addons to mount (default <repo>/addons)
+  --local-volumes NS/NAME  local mode: the ConfigMap where the cluster allows host paths
+                      (default k8s-dev-sandbox-system/k8s-dev-sandbox-local-volumes)
+  --sandbox-role ROLE the ClusterRole to bind to yourself in each new sandbox
+                      (default k8s-dev-sandbox:sandbox; "" for none; docs/permissions.md)
   --values FILE (repeatable)  --set k=v (repeatable)  --chart DIR
   --json              machine-readable output on stdout
   --verbose           debug output
@@ -63,10 +67,13 @@ export async function main(argv: string[]): Promise<number> {
       dockerfile: { type: "string" },
       "build-context": { type: "string" },
       "addons-dir": { type: "string" },
+      "local-volumes": { type: "string" },
+      "sandbox-role": { type: "string" },
       by: { type: "string" },
       tail: { type: "string" },
       component: { type: "string" },
       "dry-run": { type: "boolean" },
+      keep: { type: "boolean" },
       json: { type: "boolean" },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -84,7 +91,7 @@ export async function main(argv: string[]): Promise<number> {
 
   if (command === "demo") {
     const { runDemo } = await import("./demo.js");
-    return runDemo(logger);
+    return runDemo(logger, { keep: flags.keep === true });
   }
 
   const git = await currentGitState();

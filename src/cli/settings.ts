@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { execa } from "execa";
 import { parseDuration } from "../domain/duration.js";
 import { InputError, quoteInput } from "../domain/errors.js";
+import { DEFAULT_LOCAL_VOLUMES_CONFIG, DEFAULT_SANDBOX_ROLE, parseObjectRef, validateSandboxRole } from "../domain/access.js";
 import { DEFAULT_PREFIX, validateBaseDomain, validatePrefix } from "../domain/identity.js";
 import type { EngineSettings } from "../operations/engine.js";
 import { bundledChartDir } from "../wiring/bundled-chart.js";
@@ -58,9 +59,16 @@ export function settingsFromFlags(flags: Flags, git: GitState): EngineSettings {
     context,
     buildArgs: {},
     podSecurity: "restricted",
+    sandboxRole: validateSandboxRole(str("sandbox-role") ?? process.env.K8S_SANDBOX_ROLE ?? DEFAULT_SANDBOX_ROLE, "--sandbox-role"),
+    localVolumesConfig: localVolumes(str("local-volumes") ?? process.env.K8S_SANDBOX_LOCAL_VOLUMES ?? DEFAULT_LOCAL_VOLUMES_CONFIG),
     // Local mode mounts the worktree's addons directory (the same convention
     // Dockerfile.dev builds from), so an edit on the host shows in the pod.
     localAddonsPath: mode === "local" ? resolve(git.root, str("addons-dir") ?? "addons") : undefined,
     dryRun: flags["dry-run"] === true,
   };
+}
+
+function localVolumes(text: string): string {
+  const { namespace, name } = parseObjectRef(text, "--local-volumes");
+  return `${namespace}/${name}`;
 }

@@ -3,12 +3,12 @@
 // one is safe to post back (no mentions, no markdown injection).
 import { DURATION_EXAMPLES, tryParseDuration } from "./duration.js";
 
-export const SLASH_COMMANDS = ["extend", "destroy", "redeploy", "status", "help"] as const;
+export const SLASH_COMMANDS = ["extend", "destroy", "redeploy", "status", "approve", "help"] as const;
 export type SlashCommandName = (typeof SLASH_COMMANDS)[number];
 
 export type SlashCommand =
   | { kind: "none" }
-  | { kind: "command"; command: SlashCommandName; duration?: number; durationText?: string }
+  | { kind: "command"; command: SlashCommandName; duration?: number; durationText?: string; sha?: string }
   | { kind: "invalid"; message: string };
 
 /** A real command line is a few dozen characters; anything far longer is not one. */
@@ -16,7 +16,10 @@ export const MAX_COMMAND_LINE = 200;
 const TRIGGER = "/sandbox";
 const NONE: SlashCommand = { kind: "none" };
 
-const USAGE = SLASH_COMMANDS.map((c) => `\`${TRIGGER} ${c}${c === "extend" ? " [duration]" : ""}\``).join(", ");
+const ARGUMENTS: Partial<Record<SlashCommandName, string>> = { extend: " [duration]", approve: " <commit>" };
+const USAGE = SLASH_COMMANDS.map((c) => `\`${TRIGGER} ${c}${ARGUMENTS[c] ?? ""}\``).join(", ");
+// A commit named by a person: at least 7 hex digits (git's short form), at most a full SHA-256.
+const SHA_PREFIX = /^[0-9a-f]{7,64}$/i;
 
 /**
  * Parse the first line of a comment. Only a line that starts with `/sandbox`
@@ -49,6 +52,14 @@ export function parseSlashCommand(body: string): SlashCommand {
     if (!parsed.ok) return invalid(`${code(text)} is not a valid duration (${parsed.why}); ${DURATION_EXAMPLES}.`);
     return { kind: "command", command, duration: parsed.ms, durationText: text };
   }
+  if (command === "approve") {
+    // No default: the maintainer names the commit they reviewed (see trust.ts).
+    if (args.length !== 1)
+      return invalid(`${code(`${TRIGGER} approve`)} takes the commit you reviewed, e.g. \`${TRIGGER} approve 1a2b3c4d\`.`);
+    const sha = args[0] as string;
+    if (!SHA_PREFIX.test(sha)) return invalid(`${code(sha)} is not a commit id (7 to 64 hex digits).`);
+    return { kind: "command", command, sha: sha.toLowerCase() };
+  }
   if (args.length > 0) return invalid(`${code(`${TRIGGER} ${command}`)} takes no arguments.`);
   return { kind: "command", command };
 }
@@ -66,8 +77,9 @@ export function helpText(options: { defaultExtend?: string; maxTtl?: string } = 
     "|---|---|",
     `| \`${TRIGGER} extend [duration]\` | Push the expiry back${by}, e.g. \`${TRIGGER} extend 48h\`, \`3d\`, \`1w\`, \`1d12h\`.${cap} |`,
     `| \`${TRIGGER} destroy\` | Remove the sandbox now. |`,
-    `| \`${TRIGGER} redeploy\` | Deploy the pull request's head commit again. |`,
+    `| \`${TRIGGER} redeploy\` | Deploy the image already built for the pull request's head commit again (nothing is built). |`,
     `| \`${TRIGGER} status\` | Show the sandbox's state, URL and expiry. |`,
+    `| \`${TRIGGER} approve <commit>\` | Allow the preview of a fork's pull request at exactly that commit; a later push needs a new approval. |`,
     `| \`${TRIGGER} help\` | Show this help. |`,
   ].join("\n");
 }

@@ -32,6 +32,18 @@ export class SandboxError extends Error {
   }
 }
 
+/**
+ * The engine declined, on purpose and politely: nothing is broken, a rule
+ * said no (a cap reached, no approved or built image for the commit yet).
+ * Front doors report it as `refused`, not as a failed job.
+ */
+export class Refusal extends SandboxError {
+  constructor(message: string, options: SandboxErrorOptions = {}) {
+    super(message, options);
+    this.name = "Refusal";
+  }
+}
+
 export interface InputErrorOptions extends SandboxErrorOptions {
   /** The name of the bad input (an action input, CLI flag or argument). */
   input?: string;

@@ -1,6 +1,7 @@
 // The sandbox's state, written on and read back from its namespace. Kubernetes
 // is the only state store, so this is the whole schema every front door
 // shares: what one writes, another must read the same way.
+import { createHash } from "node:crypto";
 import { formatTimestamp, parseTimestamp } from "./expiry.js";
 import { InputError, quoteInput } from "./errors.js";
 import { isValidKey } from "./identity.js";
@@ -8,6 +9,12 @@ import { isValidKey } from "./identity.js";
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const MANAGED_BY_VALUE = "k8s-dev-sandbox";
 export const KEY_LABEL = "k8s-dev-sandbox/key";
+/**
+ * The owning repository as a label, so ownership is part of what selects a
+ * namespace, not only an annotation. Label values cannot hold `/` and stop at
+ * 63 characters, so it is a digest of the lower-cased `owner/name`.
+ */
+export const REPO_LABEL = "k8s-dev-sandbox/repo-hash";
 export const ANNOTATION_PREFIX = "k8s-dev-sandbox/";
 /** Label selector that lists our namespaces and nothing else. */
 export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
@@ -44,6 +51,8 @@ export interface SandboxRecord {
   key: string;
   namespace: string;
   repo?: string;
+  /** The REPO_LABEL value: which repository owns the sandbox. */
+  repoHash?: string;
   branch?: string;
   pullRequest?: number;
   commit?: string;
@@ -108,7 +117,8 @@ export function namespaceMetadata(record: Partial<SandboxRecord> & { key: string
   annotations: Record<string, string>;
 } {
   if (!isValidKey(record.key)) throw new InputError(`${quoteInput(record.key)} is not a valid sandbox key`);
-  const labels = { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [KEY_LABEL]: record.key };
+  const labels: Record<string, string> = { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [KEY_LABEL]: record.key };
+  if (record.repo !== undefined) labels[REPO_LABEL] = repoHash(record.repo);
   const annotations: Record<string, string> = {};
   for (const field of TEXT_FIELDS) {
     const value = record[field];
@@ -151,6 +161,8 @@ export function readSandboxRecord(ns: NamespaceLike): SandboxRecord | undefined 
     terminating: ns.deletionTimestamp !== undefined && ns.deletionTimestamp !== null && ns.deletionTimestamp !== "",
   };
   if (labelKey === undefined || record.key !== labelKey) problems.push(KEY_LABEL);
+  const owner = ns.labels[REPO_LABEL];
+  if (typeof owner === "string" && owner !== "") record.repoHash = owner;
   for (const field of TEXT_FIELDS) {
     const value = annotations[ANNOTATIONS[field]];
     if (typeof value === "string" && value !== "") record[field] = value;
@@ -173,6 +185,11 @@ export function readSandboxRecord(ns: NamespaceLike): SandboxRecord | undefined 
   }
   if (problems.length > 0) record.problems = problems;
   return record;
+}
+
+/** GitHub names are case-insensitive, so the digest is of the lower-cased name. */
+export function repoHash(repo: string): string {
+  return createHash("sha256").update(repo.toLowerCase(), "utf8").digest("hex").slice(0, 20);
 }
 
 export type PodSecurityLevel = "privileged" | "baseline" | "restricted";

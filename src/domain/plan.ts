@@ -3,14 +3,21 @@
 // routing rule is a table row in the tests. Payloads are untrusted: a bad one
 // yields a skip with a reason, never an exception. Only workflow_dispatch
 // inputs, typed by a person with write access, fail loudly (InputError).
+//
+// Trust (docs/design.md, "Trust model"): only push, pull_request and
+// workflow_dispatch runs build the checkout; every other event deploys an
+// image the build made. A fork's PR is built by the unprivileged
+// pull_request run and deployed by workflow_run once a maintainer approved
+// its head commit; pull_request_target only records and withdraws approvals.
 import { parseSlashCommand, type SlashCommandName } from "./commands.js";
 import { parseDuration } from "./duration.js";
 import { InputError, quoteInput } from "./errors.js";
 import { stripRef } from "./identity.js";
 import { type Json, obj, type PullRequestFacts, posInt, readPullRequest, sameRepo, sha, str } from "./payload.js";
+import { buildRefusal, type ImageSource, imageSourceFor, staleCommitProblem } from "./trust.js";
 
-export type Operation = "deploy" | "destroy" | "extend" | "status" | "help" | "sweep" | "skip";
-export type CommandSetting = "auto" | "deploy" | "destroy" | "extend" | "sweep" | "status";
+export type Operation = "deploy" | "destroy" | "extend" | "status" | "help" | "sweep" | "skip" | "build" | "approve" | "revoke";
+export type CommandSetting = "auto" | "deploy" | "destroy" | "extend" | "sweep" | "status" | "build";
 
 export interface PlanSettings {
   command: CommandSetting;
@@ -35,8 +42,21 @@ export interface Plan {
   /** For extend; undefined means the caller's default (the ttl). */
   extendBy?: number;
   comment?: { id: number; author: string; body?: string; pullRequest: number };
-  /** A slash command: the caller must check the author has write, maintain or admin permission. */
+  /** The caller must check that the comment's author (or `actor`) has write, maintain or admin permission. */
   needsPermission?: boolean;
+  /** Who asked, when it was not a comment (the sender of a label event). */
+  actor?: string;
+  /** Deploy: build the checkout, or use the image the build made for the target commit (trust.ts). */
+  image?: ImageSource;
+  /** Approve: the commit the approver named (a comment: a prefix) or saw (a label event: the head). */
+  approveCommit?: string;
+  /** The PR found by resolvePullRequest* must still have this head commit, or the plan is stale. */
+  expectCommit?: string;
+  /**
+   * A workflow_run of a fork's PR: GitHub leaves fork PRs out of the
+   * payload's pull_requests, so the PR is found by its head instead.
+   */
+  resolvePullRequestByHead?: { owner: string; branch: string };
   invalidCommand?: string;
   /**
    * The event names a pull request but not its branch or whether it is a
@@ -65,6 +85,7 @@ const SLASH_OPERATION: Record<SlashCommandName, Operation> = {
   destroy: "destroy",
   redeploy: "deploy",
   status: "status",
+  approve: "approve",
   help: "help",
 };
 
@@ -83,7 +104,9 @@ function route(event: WebhookEvent, settings: PlanSettings): Routed {
       return routePush(payload);
     case "pull_request":
     case "pull_request_target":
-      return routePullRequest(payload, settings);
+      return routePullRequest(payload, settings, name);
+    case "workflow_run":
+      return routeWorkflowRun(payload, settings);
     case "delete":
       return routeDelete(payload);
     case "issue_comment":
@@ -106,10 +129,10 @@ function routePush(p: Json): Routed {
   const target: PlanTarget = { branch, fork: false };
   const commit = sha(p.after);
   if (commit) target.commit = commit;
-  return { operation: "deploy", reason: `push to branch ${quoteInput(branch)}`, target };
+  return { operation: "deploy", reason: `push to branch ${quoteInput(branch)}`, target, image: "build" };
 }
 
-function routePullRequest(p: Json, settings: PlanSettings): Routed {
+function routePullRequest(p: Json, settings: PlanSettings, eventName: string): Routed {
   const action = str(p.action, 40) ?? "";
   const facts = readPullRequest(p.pull_request, settings.repository);
   if (typeof facts === "string") return skip(facts);
@@ -119,22 +142,107 @@ function routePullRequest(p: Json, settings: PlanSettings): Routed {
   const target = targetOf(facts);
   const about = `pull request #${facts.number} ${action}`;
   if (action === "closed") {
-    // Forks included: removing runs none of their code, and a label taken off
-    // after the deploy must not leave the sandbox behind.
+    // Forks included: removing runs none of their code, and an approval
+    // withdrawn after the deploy must not leave the sandbox behind.
     return { operation: "destroy", reason: `${about}${facts.merged ? " (merged)" : ""}`, target };
   }
-  const labeledAllow = action === "labeled" && facts.fork && str(obj(p.label)?.name, 200) === settings.forkLabel;
-  if (!DEPLOY_ACTIONS.has(action) && !labeledAllow) {
+  if (eventName === "pull_request_target") return routePullRequestTarget(p, facts, target, about, settings);
+  if (!DEPLOY_ACTIONS.has(action)) {
     return skip(`${about}: only opened, synchronize, reopened and ready_for_review deploy, closed destroys`, target);
   }
-  const gate = forkGate(facts, settings.forkLabel);
-  if (gate) return { ...skip(gate, target), blocked: true };
-  const notes = [
-    facts.fork ? `from fork ${quoteInput(facts.headRepo ?? "(deleted)")}, allowed by label ${quoteInput(settings.forkLabel)}` : "",
-  ];
-  if (facts.draft) notes.push("a draft: deployed too, so it can be previewed before review");
-  const note = notes.filter(Boolean).join("; ");
-  return { operation: "deploy", reason: note ? `${about} (${note})` : about, target };
+  if (facts.fork) return { ...skip(forkNote(facts, settings.forkLabel), target), blocked: true };
+  const note = facts.draft ? " (a draft: deployed too, so it can be previewed before review)" : "";
+  return { operation: "deploy", reason: `${about}${note}`, target, image: "build" };
+}
+
+/**
+ * pull_request_target runs with secrets on every fork's events, beside a
+ * checkout of the default branch: it never builds or deploys. It keeps the
+ * approval bound to one commit: the label by a writer approves the head it
+ * was put on, a push or the label's removal withdraws it.
+ */
+function routePullRequestTarget(p: Json, facts: PullRequestFacts, target: PlanTarget, about: string, settings: PlanSettings): Routed {
+  const action = str(p.action, 40) ?? "";
+  const label = str(obj(p.label)?.name, 200);
+  const sender = str(obj(p.sender)?.login, 100);
+  if (!facts.fork)
+    return skip(`${about}: a pull request from this repository needs no approval; its previews come from the build workflow`, target);
+  if (action === "labeled" && label === settings.forkLabel) {
+    if (!facts.commit) return skip(`${about}: the event names no head commit to approve`, target);
+    if (!sender) return skip(`${about}: the event names no sender to check`, target);
+    return {
+      operation: "approve",
+      reason: `${about} ${quoteInput(label)} by ${quoteInput(sender)}: approve commit ${facts.commit.slice(0, 12)}`,
+      target,
+      actor: sender,
+      needsPermission: true,
+      approveCommit: facts.commit,
+      image: "prebuilt",
+    };
+  }
+  if (action === "unlabeled" && label === settings.forkLabel) {
+    // Withdrawing needs no permission check: it can only make the engine do less.
+    return { operation: "revoke", reason: `${about}: label ${quoteInput(label)} removed`, target };
+  }
+  if (action === "synchronize") {
+    return { operation: "revoke", reason: `${about}: new commits since any approval; a maintainer approves the new head again`, target };
+  }
+  return skip(
+    `${about}: pull_request_target never builds or deploys a fork's code; its previews come from the build workflow through workflow_run`,
+    target,
+  );
+}
+
+/**
+ * A completed run of the build workflow: deploy the image it made for its
+ * head commit. Everything used is GitHub's own record of the run (head_sha,
+ * head_branch, head_repository), never what the run produced.
+ */
+function routeWorkflowRun(p: Json, settings: PlanSettings): Routed {
+  const action = str(p.action, 40);
+  if (action !== "completed") return skip(`workflow_run ${action ?? "event"}: only a completed build deploys`);
+  const run = obj(p.workflow_run);
+  if (!run) return skip("the workflow_run event has no workflow_run object");
+  const name = quoteInput(str(run.name, 200) ?? str(run.path, 200) ?? "build", 60);
+  const conclusion = str(run.conclusion, 40);
+  if (conclusion !== "success") return skip(`the build run ${name} ended ${conclusion ?? "without a conclusion"}: nothing to deploy`);
+  const commit = sha(run.head_sha);
+  const branch = str(run.head_branch);
+  if (!commit || !branch) return skip(`the build run ${name} names no valid head commit and branch`);
+  const headRepo = str(obj(run.head_repository)?.full_name, 200);
+  const ours = settings.repository || str(obj(p.repository)?.full_name, 200) || "";
+  const fork = headRepo === undefined || !sameRepo(headRepo, ours);
+  const event = str(run.event, 40);
+  const base = { operation: "deploy" as const, image: "prebuilt" as const, expectCommit: commit };
+  if (event === "push") {
+    if (fork) return skip(`the build run ${name} ran on a push to ${quoteInput(headRepo ?? "(deleted)")}, not to this repository`);
+    return {
+      ...base,
+      reason: `build ${name} of branch ${quoteInput(branch)} at ${commit.slice(0, 12)} succeeded`,
+      target: { branch, commit, fork: false },
+    };
+  }
+  if (event !== "pull_request")
+    return skip(`the build run ${name} ran on ${quoteInput(event ?? "?", 40)}: only push and pull_request builds deploy`);
+  const reason = `build ${name} of ${fork ? `fork ${quoteInput(headRepo ?? "(deleted)")} ` : ""}branch ${quoteInput(branch)} at ${commit.slice(0, 12)} succeeded`;
+  const listed = (Array.isArray(run.pull_requests) ? run.pull_requests : [])
+    .map((entry) => obj(entry))
+    .find((entry) => sha(obj(entry?.head)?.sha) === commit && baseIs(obj(obj(entry?.base)?.repo), ours));
+  const number = posInt(listed?.number);
+  if (number !== undefined) return { ...base, reason, resolvePullRequest: number };
+  const owner = headRepo?.split("/")[0];
+  if (!owner) return skip(`${reason}, but its fork is gone: nothing to deploy`);
+  return { ...base, reason, resolvePullRequestByHead: { owner, branch } };
+}
+
+/** A workflow_run's pull request entries name their base repository only by API URL. */
+function baseIs(repo: Json | undefined, repository: string): boolean {
+  const url = str(repo?.url, 300);
+  return !!url && !!repository && url.toLowerCase().endsWith(`/repos/${repository.toLowerCase()}`);
+}
+
+function forkNote(facts: PullRequestFacts, forkLabel: string): string {
+  return `pull request #${facts.number} comes from fork ${quoteInput(facts.headRepo ?? "(deleted)")}: fork code is built without secrets (command: build) and deployed by workflow_run once a maintainer approved its head commit (label ${quoteInput(forkLabel)} or \`/sandbox approve <commit>\`)`;
 }
 
 function routeDelete(p: Json): Routed {
@@ -183,6 +291,10 @@ function routeComment(p: Json): Routed {
     needsPermission: true,
   };
   if (parsed.duration !== undefined) plan.extendBy = parsed.duration;
+  if (parsed.sha !== undefined) plan.approveCommit = parsed.sha;
+  // A comment's run checks out the default branch: it redeploys the image
+  // the build made for the PR's head, never what happens to be checked out.
+  if (operation === "deploy" || operation === "approve") plan.image = "prebuilt";
   if (operation !== "help") plan.resolvePullRequest = number;
   return plan;
 }
@@ -209,7 +321,7 @@ function routeDispatch(p: Json, settings: PlanSettings): Routed {
   if (prText !== undefined) {
     const pr = /^#?[1-9]\d{0,9}$/.test(prText) ? Number(prText.replace("#", "")) : Number.NaN;
     if (!Number.isSafeInteger(pr)) throw new InputError(`${quoteInput(prText)} is not a pull request number`, { input: "pull-request" });
-    return { ...plan, reason: `${plan.reason} of pull request #${pr}`, resolvePullRequest: pr };
+    return { ...plan, reason: `${plan.reason} of pull request #${pr}`, resolvePullRequest: pr, image: "build" };
   }
   const ref = inputs.branch ?? str(p.ref);
   if (ref === undefined) throw new InputError("no branch: give the branch input or run the workflow on a branch", { input: "branch" });
@@ -218,44 +330,68 @@ function routeDispatch(p: Json, settings: PlanSettings): Routed {
   }
   const branch = stripRef(ref);
   if (branch === "" || branch.length > 1024) throw new InputError(`${quoteInput(ref)} is not a branch name`, { input: "branch" });
-  return { ...plan, reason: `${plan.reason} of branch ${quoteInput(branch)}`, target: { branch, fork: false } };
+  // No commit here: the caller looks up the branch's head, and the build checks the checkout is it.
+  return { ...plan, reason: `${plan.reason} of branch ${quoteInput(branch)}`, target: { branch, fork: false }, image: "build" };
 }
 
 /**
  * An explicit `command` input replaces the operation the event implies but
- * keeps its target. It cannot conjure a target the event lacks, nor lift the
- * fork gate: `command: deploy` still never deploys an unlabelled fork.
+ * keeps its target. It cannot conjure a target the event lacks, lift the
+ * fork gate (`command: deploy` never deploys an unapproved fork), or build
+ * on an event whose run holds secrets beside a checkout of other code.
  */
 function override(base: Routed, command: Exclude<CommandSetting, "auto">, eventName: string): Routed {
   if (command === "sweep") return { operation: "sweep", reason: `command: sweep (on a ${quoteInput(eventName, 40)} event)` };
   if (base.operation === "help") return base;
   if (base.blocked && command === "deploy") return base;
-  if (!base.target && base.resolvePullRequest === undefined) {
+  if (!base.target && base.resolvePullRequest === undefined && base.resolvePullRequestByHead === undefined) {
     const why = base.operation === "skip" ? base.reason : `the ${quoteInput(eventName, 40)} event names no branch or pull request`;
     return skip(`command: ${command} has nothing to act on: ${why}`);
   }
-  const { blocked, ...rest } = base;
-  return { ...rest, operation: command, reason: `command: ${command} (the event alone would give ${base.operation}: ${base.reason})` };
+  if (command === "build") {
+    const refusal = buildRefusal(eventName);
+    if (refusal) return skip(refusal, base.target);
+  }
+  const { blocked, approveCommit, actor, ...rest } = base;
+  const plan: Routed = {
+    ...rest,
+    operation: command,
+    reason: `command: ${command} (the event alone would give ${base.operation}: ${base.reason})`,
+  };
+  if (command === "deploy") plan.image = base.target ? imageSourceFor(eventName, base.target) : (base.image ?? "prebuilt");
+  else delete plan.image;
+  return plan;
 }
 
 /**
- * Complete a plan that needs its pull request looked up (resolvePullRequest),
- * given the PR as the REST API returns it. Applies the same fork gate as PR
- * events; a closed PR is not redeployed.
+ * Complete a plan that needs its pull request looked up (resolvePullRequest
+ * or resolvePullRequestByHead), given the PR as the REST API returns it. A
+ * closed PR is not deployed; a PR whose head moved on is stale; a fork's
+ * code is never built, only its approved image deployed.
  */
 export function resolvePullRequestTarget(plan: Plan, pullRequest: unknown, settings: Pick<PlanSettings, "forkLabel" | "repository">): Plan {
-  if (plan.resolvePullRequest === undefined) return plan;
-  const { resolvePullRequest: wanted, ...rest } = plan;
+  if (plan.resolvePullRequest === undefined && plan.resolvePullRequestByHead === undefined) return plan;
+  const { resolvePullRequest: wanted, resolvePullRequestByHead: byHead, ...rest } = plan;
+  if (pullRequest === undefined && byHead) {
+    return {
+      ...rest,
+      operation: "skip",
+      reason: `${plan.reason}, but no open pull request has head ${quoteInput(`${byHead.owner}:${byHead.branch}`)}`,
+    };
+  }
   const facts = readPullRequest(pullRequest, settings.repository);
   if (typeof facts === "string") return { ...rest, operation: "skip", reason: facts };
-  if (facts.number !== wanted) return { ...rest, operation: "skip", reason: `asked for pull request #${wanted}, got #${facts.number}` };
+  if (wanted !== undefined && facts.number !== wanted)
+    return { ...rest, operation: "skip", reason: `asked for pull request #${wanted}, got #${facts.number}` };
   const target = targetOf(facts);
-  if (plan.operation === "deploy") {
-    if (facts.state === "closed")
+  if (plan.operation === "deploy" || plan.operation === "approve" || plan.operation === "build") {
+    if (facts.state === "closed") {
       return { ...rest, operation: "skip", reason: `pull request #${facts.number} is closed; reopen it to deploy`, target };
-    const gate = forkGate(facts, settings.forkLabel);
-    if (gate) return { ...rest, operation: "skip", reason: gate, target };
+    }
+    const stale = staleCommitProblem(plan.expectCommit, facts.commit, `pull request #${facts.number}`);
+    if (stale) return { ...rest, operation: "skip", reason: stale, target };
   }
+  if (plan.operation === "deploy" && facts.fork) return { ...rest, image: "prebuilt", target };
   return { ...rest, target };
 }
 
@@ -264,12 +400,6 @@ function targetOf(facts: PullRequestFacts): PlanTarget {
   if (facts.commit) target.commit = facts.commit;
   if (facts.headRepo) target.headRepo = facts.headRepo;
   return target;
-}
-
-/** Why a fork's code may not be deployed, or undefined when it may. */
-function forkGate(facts: PullRequestFacts, forkLabel: string): string | undefined {
-  if (!facts.fork || facts.labels.includes(forkLabel)) return undefined;
-  return `pull request #${facts.number} comes from fork ${quoteInput(facts.headRepo ?? "(deleted)")}: fork code is not deployed until a maintainer adds the label ${quoteInput(forkLabel)}`;
 }
 
 function skip(reason: string, target?: PlanTarget): Routed {

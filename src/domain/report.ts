@@ -8,7 +8,7 @@ import { formatTimestamp } from "./expiry.js";
 export interface ReportFacts {
   key: string;
   namespace: string;
-  state: "deploying" | "ready" | "unchanged" | "failed" | "destroyed" | "extended";
+  state: "deploying" | "ready" | "unchanged" | "failed" | "destroyed" | "extended" | "awaiting-approval" | "refused";
   url?: string;
   branch?: string;
   commit?: string;
@@ -18,6 +18,8 @@ export interface ReportFacts {
   failure?: { step?: string; message: string; hint?: string; evidence?: string };
   runUrl?: string;
   note?: string;
+  /** awaiting-approval: the commit a maintainer may approve, and the label that does it. */
+  approval?: { commit: string; label: string };
 }
 
 const HEADLINES: Record<ReportFacts["state"], string> = {
@@ -27,6 +29,8 @@ const HEADLINES: Record<ReportFacts["state"], string> = {
   extended: "🟢 Preview extended",
   failed: "🔴 Preview failed",
   destroyed: "⚪ Preview destroyed",
+  "awaiting-approval": "🟡 Preview awaiting approval",
+  refused: "🟠 Preview not deployed",
 };
 
 export function renderComment(f: ReportFacts): string {
@@ -40,6 +44,12 @@ export function renderComment(f: ReportFacts): string {
   if (f.expiresAt && f.state !== "destroyed") rows.push(["Expires", `${formatTimestamp(f.expiresAt)} (${relative(f.expiresAt, f.now)})`]);
   lines.push("| | |", "|---|---|", ...rows.map(([k, v]) => `| ${k} | ${v} |`), "");
   if (f.note) lines.push(escapeText(f.note), "");
+  if (f.approval) {
+    lines.push(
+      `A fork's code runs in the cluster only once a maintainer reviewed it. Review commit ${code(f.approval.commit.slice(0, 12))}, then add the label ${code(f.approval.label)} or comment ${code(`/sandbox approve ${f.approval.commit.slice(0, 12)}`)}. A later push needs a new approval.`,
+      "",
+    );
+  }
   if (f.failure) {
     lines.push(`**Failed at step ${code(f.failure.step ?? "unknown")}:** ${code(oneLine(f.failure.message))}`);
     if (f.failure.hint) lines.push("", `What to do: ${escapeText(f.failure.hint)}`);
@@ -47,7 +57,7 @@ export function renderComment(f: ReportFacts): string {
       lines.push("", "<details><summary>Evidence</summary>", "", fence(tail(f.failure.evidence, 60)), "", "</details>");
     lines.push("");
   }
-  if (f.state !== "destroyed") {
+  if (f.state !== "destroyed" && f.state !== "awaiting-approval" && f.state !== "refused") {
     lines.push("Keep it longer with `/sandbox extend 3d`; remove it with `/sandbox destroy`; `/sandbox help` lists every command.");
   }
   if (f.runUrl) lines.push("", `[Workflow run](${f.runUrl})`);

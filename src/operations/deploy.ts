@@ -8,19 +8,21 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { ToolError } from "../adapters/exec.js";
-import { contentTag, contextFiles, treeDigest } from "../adapters/image/content-tag.js";
-import { manifestExists } from "../adapters/image/registry.js";
-import { acquireLock, type HeldLock, LockTimeoutError } from "../adapters/kubernetes/lease-lock.js";
+import { treeDigest } from "../adapters/image/content-tag.js";
+import { acquireLock, type HeldLock, LockLostError, LockTimeoutError } from "../adapters/kubernetes/lease-lock.js";
 import { inspect, NotReadyError, waitReady } from "../adapters/kubernetes/readiness.js";
-import { SandboxError } from "../domain/errors.js";
+import { InputError, quoteInput, Refusal, SandboxError } from "../domain/errors.js";
 import { expiryAfterDeploy } from "../domain/expiry.js";
 import type { SandboxIdentity } from "../domain/identity.js";
 import { namespaceMetadata, podSecurityLabels, readSandboxRecord, type SandboxRecord } from "../domain/metadata.js";
-import { sandboxValues } from "../domain/values.js";
+import { capacityProblem, type ImageSource } from "../domain/trust.js";
+import { checkUserValues, sandboxValues } from "../domain/values.js";
+import { allowedLocalMount, ensureSandboxAccess } from "./access.js";
 import type { Engine } from "./engine.js";
-import { ensureOwnNamespace, identityFor, removeOrphanedVolumes } from "./namespace.js";
+import { buildImage, findPrebuilt, type ImageChoice, verifyBuildContext } from "./image.js";
+import { ensureOwnNamespace, identityFor, ownSandboxes, removeOrphanedVolumes } from "./namespace.js";
 
 export interface DeployTarget {
   branch: string;
@@ -29,8 +31,26 @@ export interface DeployTarget {
   fork?: boolean;
 }
 
+export interface DeployOptions {
+  /**
+   * Build the checkout (verified to be the target commit) or deploy the
+   * image the build made for the commit; default build. The Action decides
+   * per event (domain/trust.ts).
+   */
+  image?: ImageSource;
+  /** The prebuilt image to deploy; default <image repository>:sha-<commit>. */
+  imageRef?: string;
+  /**
+   * Asked once the sandbox's lock is held: why this deploy is no longer
+   * wanted (its commit is not the head any more), or undefined. Asked under
+   * the lock so an older run that waited cannot deploy after a newer one.
+   */
+  stillWanted?: () => Promise<string | undefined>;
+}
+
 export interface DeployOutcome {
-  result: "deployed" | "unchanged";
+  /** superseded: a newer commit became the head before this deploy got the lock; nothing was deployed. */
+  result: "deployed" | "unchanged" | "superseded";
   identity: SandboxIdentity;
   image?: string;
   expiresAt: Date;
@@ -40,7 +60,7 @@ export interface DeployOutcome {
   timings: Record<string, number>;
 }
 
-export async function deploy(engine: Engine, target: DeployTarget): Promise<DeployOutcome> {
+export async function deploy(engine: Engine, target: DeployTarget, options: DeployOptions = {}): Promise<DeployOutcome> {
   const { settings, logger } = engine;
   const identity = identityFor(settings, target);
   const timings: Record<string, number> = {};
@@ -58,7 +78,35 @@ export async function deploy(engine: Engine, target: DeployTarget): Promise<Depl
   };
 
   logger.info(`sandbox ${identity.key}: namespace ${identity.namespace}, url ${identity.url}`);
+  // Before anything is touched: values that would override the engine's are refused.
+  step = "values";
+  await checkValues(engine, options).catch((error: unknown) => {
+    // The domain's InputError knows neither sandbox nor step; the report needs both.
+    if (!(error instanceof InputError)) fail(error);
+    throw new SandboxError((error as InputError).message, { sandbox: identity.key, step, hint: HINTS.values, cause: error });
+  });
+  // Local mode's host path, only where the cluster's admin allows one.
+  const mount =
+    settings.mode === "local" && settings.localAddonsPath
+      ? await allowedLocalMount(engine, settings.localAddonsPath).catch(fail)
+      : undefined;
+  step = "namespace";
   const existing = await timed("namespace", () => ensureOwnNamespace(engine, identity)).catch(fail);
+  // What can refuse is checked before the cluster is changed: a refused
+  // deploy leaves no namespace behind.
+  if (!existing && (settings.maxSandboxes ?? 0) > 0) {
+    step = "capacity";
+    const count = (await ownSandboxes(engine).catch(fail)).filter((r) => !r.terminating).length;
+    const full = capacityProblem({ existing: count, max: settings.maxSandboxes ?? 0, isNew: true });
+    if (full) throw new Refusal(full, { sandbox: identity.key, step, hint: HINTS.capacity });
+  }
+  step = "image";
+  let chosen: ImageChoice | undefined;
+  let revision = target.commit;
+  if (settings.mode === "local" || (!settings.imageRepository && !options.imageRef)) chosen = { reused: true };
+  else if (options.image === "prebuilt") chosen = await findPrebuilt(engine, identity.key, target.commit, options.imageRef).catch(fail);
+  else revision = await verifyBuildContext(engine, identity.key, target.commit).catch(fail);
+  step = "namespace";
   const now = engine.now();
   const expiresAt = expiryAfterDeploy({ current: existing?.expiresAt, now, ttlMs: settings.ttlMs });
   // The expiry is written before anything can fail, so even a failed first
@@ -79,7 +127,9 @@ export async function deploy(engine: Engine, target: DeployTarget): Promise<Depl
   await engine.namespaces
     .apply(identity.namespace, { ...meta.labels, ...podSecurityLabels(settings.podSecurity) }, meta.annotations)
     .catch(fail);
-  if (!existing) await removeOrphanedVolumes(engine, identity.namespace).catch(fail);
+  await ensureSandboxAccess(engine, identity.namespace).catch(fail);
+  // Only local mode makes PersistentVolumes (CI mode has no rights on them).
+  if (!existing && settings.mode === "local") await removeOrphanedVolumes(engine, identity.namespace).catch(fail);
 
   step = "lock";
   let lock: HeldLock | undefined;
@@ -89,16 +139,27 @@ export async function deploy(engine: Engine, target: DeployTarget): Promise<Depl
         waitTimeoutMs: settings.waitTimeoutMs,
         leaseSeconds: engine.lockLeaseSeconds,
         onWait: (holder, waited) => logger.info(`waiting for ${holder} to finish with ${identity.key} (${Math.round(waited / 1000)}s)`),
+        onLost: (error) => logger.warn(`${error.message}`),
       }),
     );
   } catch (error) {
     fail(error);
   }
 
+  const unwanted = await options.stillWanted?.().catch((error: unknown) => {
+    logger.warn(`could not check that ${target.commit?.slice(0, 12)} is still the head (${String(error)}); deploying it`);
+    return undefined;
+  });
+  if (unwanted) {
+    await lock?.release().catch(() => undefined);
+    logger.info(`sandbox ${identity.key}: ${unwanted}`);
+    return { result: "superseded", identity, expiresAt, imageReused: true, timings };
+  }
+
   const workdir = await mkdtemp(join(tmpdir(), "k8s-sandbox-"));
   try {
     step = "image";
-    const { image, reused } = await timed("image", () => logger.group("Image", () => ensureImage(engine, target.commit)));
+    const { image, reused } = await timed("image", async () => chosen ?? logger.group("Image", () => buildImage(engine, revision)));
 
     step = "values";
     const generated = sandboxValues({
@@ -108,7 +169,8 @@ export async function deploy(engine: Engine, target: DeployTarget): Promise<Depl
       ttl: settings.ttlMs,
       image,
       pullRequest: identity.pullRequest,
-      localAddonsPath: settings.localAddonsPath,
+      localAddonsPath: mount?.hostPath,
+      allowedHostPaths: mount?.roots,
     });
     const generatedFile = join(workdir, "sandbox-values.yaml");
     await writeFile(generatedFile, stringify(generated), { mode: 0o600 });
@@ -140,16 +202,19 @@ export async function deploy(engine: Engine, target: DeployTarget): Promise<Depl
           valuesFiles: [...modeDefaults(settings), ...settings.valuesFiles, generatedFile],
           sets: settings.sets,
         };
+        // Helm stops if the lock is lost: another run may own the release by then.
+        const signal = lock?.signal;
         try {
-          return await engine.helm.upgradeInstall(request);
+          return await engine.helm.upgradeInstall(request, { signal });
         } catch (error) {
+          lock?.check();
           // A run killed mid-upgrade left the release pending; Helm refuses
           // until it is recovered. Checked only on failure: it costs a helm call.
           if (!(error instanceof ToolError && /another operation .* is in progress/.test(error.stderr))) throw error;
           const recovered = await engine.helm.recoverPending(identity.releaseName, identity.namespace);
           if (!recovered) throw error;
           logger.warn(recovered);
-          return engine.helm.upgradeInstall(request);
+          return engine.helm.upgradeInstall(request, { signal });
         }
       }),
     );
@@ -162,11 +227,13 @@ export async function deploy(engine: Engine, target: DeployTarget): Promise<Depl
           timeoutMs: settings.waitTimeoutMs,
           failFastAfterMs: settings.failFastAfterMs,
           onProgress: (line) => logger.info(line),
+          signal: lock?.signal,
         }),
       ),
     );
 
     step = "record";
+    lock?.check();
     await engine.namespaces.annotate(identity.namespace, {
       ...namespaceMetadata({
         key: identity.key,
@@ -183,42 +250,15 @@ export async function deploy(engine: Engine, target: DeployTarget): Promise<Depl
     });
     return { result: "deployed", identity, image, expiresAt, imageReused: reused, helmRevision: release.revision, timings };
   } catch (error) {
-    const failure = asSandboxError(error, identity.key, step);
-    await recordFailure(engine, identity, failure);
+    const lost = lock?.signal.aborted ? lock.signal.reason : undefined;
+    const failure = asSandboxError(lost ?? error, identity.key, step);
+    // A run that lost the lock no longer speaks for the sandbox: the one holding it now records its own result.
+    if (!lost) await recordFailure(engine, identity, failure);
     throw failure;
   } finally {
     await rm(workdir, { recursive: true, force: true });
     await lock?.release().catch((error) => logger.warn(`could not release the lock of ${identity.key}: ${String(error)}`));
   }
-}
-
-async function ensureImage(engine: Engine, commit: string | undefined): Promise<{ image?: string; reused: boolean }> {
-  const { settings, logger } = engine;
-  if (!settings.imageRepository || settings.mode === "local") {
-    logger.info("no image repository configured: the chart's own image is used");
-    return { reused: true };
-  }
-  const tag = await contentTag({ context: settings.context, dockerfile: settings.dockerfile, buildArgs: settings.buildArgs });
-  const image = `${settings.imageRepository}:${tag}`;
-  if (await manifestExists(image, settings.registryCredentials)) {
-    logger.info(`${image} is already in the registry: build skipped`);
-    return { image, reused: true };
-  }
-  if (settings.dryRun) {
-    logger.info(`dry run: would build and push ${image}`);
-    return { image, reused: false };
-  }
-  const builder = await engine.builder();
-  logger.info(`building ${image} with ${builder.name} (${(await contextFiles(settings.context)).length} files in the context)`);
-  const labels: Record<string, string> = { "org.opencontainers.image.title": "k8s-dev-sandbox preview" };
-  if (settings.repository) labels["org.opencontainers.image.source"] = `https://github.com/${settings.repository}`;
-  if (commit) labels["org.opencontainers.image.revision"] = commit;
-  await builder.buildAndPush(
-    { context: settings.context, dockerfile: settings.dockerfile, image, buildArgs: settings.buildArgs, labels },
-    (line) => logger.debug(line),
-  );
-  logger.info(`pushed ${image}`);
-  return { image, reused: false };
 }
 
 /**
@@ -228,6 +268,24 @@ async function ensureImage(engine: Engine, commit: string | undefined): Promise<
 function modeDefaults(settings: Engine["settings"]): string[] {
   const file = join(settings.chart, "values-ci.yaml");
   return settings.mode === "ci" && existsSync(file) ? [file] : [];
+}
+
+/** The user's --set and values files may not override what the engine generates (values.ts says why). */
+async function checkValues(engine: Engine, options: DeployOptions): Promise<void> {
+  const { settings } = engine;
+  const files = [];
+  for (const file of settings.valuesFiles) {
+    let values: unknown;
+    try {
+      values = parse(await readFile(file, "utf8"), { merge: true });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      throw new InputError(`${quoteInput(file)} is not readable YAML: ${reason}`, { input: "values" });
+    }
+    files.push({ name: file, values });
+  }
+  const engineSetsImage = settings.mode === "ci" && Boolean(settings.imageRepository || options.imageRef);
+  for (const warning of checkUserValues({ sets: settings.sets, files, engineSetsImage })) engine.logger.warn(warning);
 }
 
 /** Everything that decides what Helm would render, in one digest. */
@@ -282,9 +340,12 @@ async function recordFailure(engine: Engine, identity: SandboxIdentity, failure:
 }
 
 const HINTS: Record<string, string> = {
-  namespace: "check that the kubeconfig may create and patch namespaces",
+  values: "remove the value named above from the workflow's set/values inputs (or the CLI's --set/--values)",
+  namespace: "check that the kubeconfig may create and patch namespaces (docs/permissions.md)",
   lock: "check that the kubeconfig may create and update Leases (coordination.k8s.io) in the sandbox's namespace",
   image: "check the Dockerfile and the registry credentials; the build log above has the details",
+  "build context": "check out the target commit before building",
+  capacity: "raise max-sandboxes, or remove sandboxes that are no longer needed",
   "helm upgrade": "fix the chart or values named in the error; the release is left as Helm reported it and the next run recovers it",
   "wait ready": "inspect the pods named above (kubectl -n <namespace> describe pod); the namespace is kept until it expires",
   record: "the sandbox is deployed but its state could not be recorded; re-run to record it",
@@ -297,6 +358,11 @@ export function asSandboxError(error: unknown, key: string, step: string): Sandb
     return new SandboxError(error.message, { sandbox: key, step, hint, cause: error, evidence: error.evidence });
   if (error instanceof ToolError)
     return new SandboxError(error.message, { sandbox: key, step, hint, cause: error, evidence: error.tail(30) });
+  if (error instanceof LockLostError) {
+    const lost =
+      "another run may have taken the sandbox over; re-run once it is done (the API server was unreachable or slow if nobody did)";
+    return new SandboxError(error.message, { sandbox: key, step, hint: lost, cause: error });
+  }
   if (error instanceof LockTimeoutError) {
     const busy = "another run is working on this sandbox; re-run when it has finished, or wait for its lease to expire";
     return new SandboxError(error.message, { sandbox: key, step, hint: busy, cause: error });

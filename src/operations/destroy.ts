@@ -2,9 +2,11 @@
 // mode's hostPath volume go too) and delete the namespace. Idempotent: a
 // sandbox that is already gone is reported destroyed; one that is not ours
 // is refused.
+import { isForbidden } from "../adapters/kubernetes/client.js";
 import { acquireLock, type HeldLock } from "../adapters/kubernetes/lease-lock.js";
 import { RELEASE_NAME } from "../domain/identity.js";
 import { namespaceMetadata, type SandboxRecord } from "../domain/metadata.js";
+import { ensureSandboxAccess } from "./access.js";
 import { asSandboxError } from "./deploy.js";
 import type { Engine } from "./engine.js";
 import { ownRecord } from "./namespace.js";
@@ -41,11 +43,14 @@ export async function destroy(engine: Engine, key: string, options: DestroyOptio
     }
     let lock: HeldLock | undefined;
     if (!record.terminating) {
+      // A namespace made before the engine bound itself there (or by another identity).
+      await ensureSandboxAccess(engine, namespace);
       step = "lock";
       lock = await acquireLock(engine.kube, namespace, engine.holder, {
         waitTimeoutMs: engine.settings.waitTimeoutMs,
         leaseSeconds: engine.lockLeaseSeconds,
         onWait: (holder) => logger.info(`waiting for ${holder} to finish with ${key}`),
+        onLost: (error) => logger.warn(error.message),
       });
       try {
         await engine.namespaces.annotate(
@@ -56,9 +61,15 @@ export async function destroy(engine: Engine, key: string, options: DestroyOptio
         // Asking the API whether a release exists is one request; asking helm
         // is a process start. A sweep of hundreds of sandboxes feels the difference.
         if (await hasHelmRelease(engine, namespace)) {
-          const uninstalled = await engine.helm.uninstall(RELEASE_NAME, namespace);
+          const uninstalled = await engine.helm.uninstall(RELEASE_NAME, namespace, lock.signal).catch((error: unknown) => {
+            lock?.check();
+            throw error;
+          });
           if (uninstalled === "uninstalled") logger.info(`release ${RELEASE_NAME} uninstalled`);
+          step = "volumes";
+          await volumesGone(engine, namespace);
         }
+        lock.check();
       } finally {
         // The lease goes with its namespace; releasing first keeps waiters honest.
         await lock.release().catch(() => undefined);
@@ -74,6 +85,35 @@ export async function destroy(engine: Engine, key: string, options: DestroyOptio
     return { result: "destroyed", key, namespace, existed: true, reason: options.reason };
   } catch (error) {
     throw asSandboxError(error, key, step);
+  }
+}
+
+/**
+ * Helm returns from `uninstall --wait` while a PersistentVolume it deleted
+ * may still be listed (the pv-protection finalizer lets it go a moment
+ * later). Volumes are cluster-wide and outlive the namespace, so destroy
+ * reports only once those of this sandbox's release are really gone. An
+ * identity without rights on volumes (CI mode) never made any: nothing to wait for.
+ */
+async function volumesGone(engine: Engine, namespace: string): Promise<void> {
+  const deadline = Date.now() + Math.min(engine.settings.waitTimeoutMs, 120_000);
+  for (;;) {
+    let left: string[];
+    try {
+      const volumes = await engine.kube.core.listPersistentVolume({});
+      left = volumes.items
+        // Being deleted: a leftover of an earlier life of the namespace that nobody deletes is not waited for.
+        .filter((pv) => pv.metadata?.annotations?.["meta.helm.sh/release-namespace"] === namespace && pv.metadata?.deletionTimestamp)
+        .map((pv) => pv.metadata?.name ?? "?");
+    } catch (error) {
+      if (isForbidden(error)) return;
+      throw error;
+    }
+    if (left.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(`volume(s) ${left.join(", ")} of ${namespace} are still there after helm uninstall; look for finalizers on them`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 

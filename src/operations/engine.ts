@@ -30,8 +30,18 @@ export interface EngineSettings {
   context: string;
   buildArgs: Record<string, string>;
   podSecurity: PodSecurityLevel;
+  /** The most sandboxes this repository may have under this prefix; a new one beyond it is refused. 0 or unset: no cap. */
+  maxSandboxes?: number;
   /** Extra values for local mode (the worktree to mount). */
   localAddonsPath?: string;
+  /**
+   * The ClusterRole the engine binds to its own identity in each sandbox
+   * namespace (charts/sandbox-access); unset = no binding (an identity that
+   * already has the rights, e.g. a cluster admin).
+   */
+  sandboxRole?: string;
+  /** Local mode: "namespace/name" of the ConfigMap in which the cluster's admin allows host paths. */
+  localVolumesConfig?: string;
   dryRun: boolean;
 }
 
@@ -51,4 +61,15 @@ export interface Engine {
   lockLeaseSeconds: number;
 }
 
-export type Result = "deployed" | "unchanged" | "destroyed" | "extended" | "swept" | "skipped" | "refused" | "failed" | "status";
+export type Result =
+  | "deployed"
+  | "unchanged"
+  | "destroyed"
+  | "extended"
+  | "swept"
+  | "skipped"
+  | "refused"
+  | "failed"
+  | "status"
+  | "built"
+  | "approved";

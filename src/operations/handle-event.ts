@@ -1,17 +1,20 @@
-// One GitHub event, start to finish: plan it, check who asked, run the
-// operation, and report on GitHub (sticky comment, deployment statuses,
-// reactions). The Action and the webhook server both call this, so an event
-// reaching either is handled identically.
+// One GitHub event, start to finish: plan it, check who asked, complete the
+// plan from GitHub's facts (the PR, the branch's head, the approval of a
+// fork's commit), run the operation, and report on GitHub (sticky comment,
+// deployment statuses, reactions). The Action and the webhook server both
+// call this, so an event reaching either is handled identically.
 import type { GitHub } from "../adapters/github/client.js";
-import { describe } from "../adapters/github/client.js";
 import { helpText } from "../domain/commands.js";
 import { formatDuration } from "../domain/duration.js";
-import { SandboxError } from "../domain/errors.js";
+import type { SandboxError } from "../domain/errors.js";
+import { readPullRequest } from "../domain/payload.js";
 import { type CommandSetting, type Plan, type PlanTarget, planEvent, resolvePullRequestTarget, type WebhookEvent } from "../domain/plan.js";
-import { type ReportFacts, renderComment } from "../domain/report.js";
-import { deploy } from "./deploy.js";
+import { code } from "../domain/report.js";
+import { approvalShaProblem, approvalVerdict, mayCommand } from "../domain/trust.js";
+import { build } from "./build.js";
 import { destroy } from "./destroy.js";
 import type { Engine, Result } from "./engine.js";
+import { type DeployContext, environmentOf, quietly, report, runDeploy } from "./event-deploy.js";
 import { extend } from "./extend.js";
 import { identityFor } from "./namespace.js";
 import { status } from "./status.js";
@@ -25,6 +28,12 @@ export interface EventSettings {
   comment: boolean;
   deployment: boolean;
   runUrl?: string;
+  /** Deploy this prebuilt image rather than the one tagged with the target commit. */
+  imageRef?: string;
+  /** command: build writes the image to this OCI archive instead of pushing it. */
+  imageArchive?: string;
+  /** Branches are deployed only while they have an open pull request. */
+  requirePullRequest?: boolean;
 }
 
 export interface EventOutcome {
@@ -40,8 +49,6 @@ export interface EventOutcome {
   error?: SandboxError;
 }
 
-const WRITERS = new Set(["admin", "maintain", "write"]);
-
 export async function handleEvent(
   engine: Engine,
   github: GitHub | undefined,
@@ -52,22 +59,33 @@ export async function handleEvent(
   let plan = planEvent(event, settings);
   logger.info(`event ${event.name}: ${plan.operation} (${plan.reason})`);
   const comment = plan.comment;
+  const actor = comment?.author ?? plan.actor;
 
-  if (comment && plan.needsPermission && plan.operation !== "skip") {
-    const permission = github ? await github.permission(comment.author).catch(() => "none" as const) : "none";
-    if (!WRITERS.has(permission)) {
-      const message = `@${comment.author} may not run sandbox commands here (permission: ${permission}; write, maintain or admin is needed). Nothing was changed.`;
-      await quietly(engine, () => github?.reply(comment.pullRequest, `Sorry, ${message}`));
-      await quietly(engine, () => github?.react(comment.id, "confused"));
+  if (plan.needsPermission && actor && plan.operation !== "skip") {
+    // Fail closed: a permission GitHub would not tell us is no permission.
+    const permission = github ? await github.permission(actor).catch(() => "unknown") : "unknown";
+    if (!mayCommand(permission)) {
+      const what = comment ? "run sandbox commands" : "approve a fork's preview";
+      const message = `@${actor} may not ${what} here (permission: ${permission}; write, maintain or admin is needed). Nothing was changed.`;
+      const pr = comment?.pullRequest ?? plan.target?.pullRequest;
+      if (pr) await quietly(engine, () => github?.reply(pr, `Sorry, ${message}`));
+      if (comment) await quietly(engine, () => github?.react(comment.id, "confused"));
+      // A label someone without the right put on must not look like an approval.
+      if (!comment && plan.operation === "approve" && pr) await quietly(engine, () => github?.removeLabel(pr, settings.forkLabel));
       return { plan, result: "refused", message };
     }
-    await quietly(engine, () => github?.react(comment.id, "eyes"));
+    if (comment) await quietly(engine, () => github?.react(comment.id, "eyes"));
   }
 
-  if (plan.resolvePullRequest !== undefined) {
-    if (!github)
-      return { plan, result: "skipped", message: `pull request #${plan.resolvePullRequest} cannot be looked up without a GitHub token` };
-    plan = resolvePullRequestTarget(plan, await github.pullRequest(plan.resolvePullRequest), settings);
+  if (plan.resolvePullRequest !== undefined || plan.resolvePullRequestByHead !== undefined) {
+    if (!github) return { plan, result: "skipped", message: "the pull request cannot be looked up without a GitHub token" };
+    const byHead = plan.resolvePullRequestByHead;
+    const pr =
+      plan.resolvePullRequest !== undefined
+        ? await github.pullRequest(plan.resolvePullRequest)
+        : await github.openPullRequestByHead(byHead?.owner ?? "", byHead?.branch ?? "");
+    plan = resolvePullRequestTarget(plan, pr, settings);
+    if (plan.operation === "skip") logger.info(`skipped: ${plan.reason}`);
   }
 
   try {
@@ -82,9 +100,7 @@ export async function handleEvent(
 }
 
 async function runPlan(engine: Engine, github: GitHub | undefined, plan: Plan, settings: EventSettings): Promise<EventOutcome> {
-  const { settings: s, logger } = engine;
-  const pr = plan.target?.pullRequest ?? plan.comment?.pullRequest;
-  const commentOn = settings.comment && github && pr ? pr : undefined;
+  const { settings: s } = engine;
   switch (plan.operation) {
     case "skip":
       return { plan, result: "skipped", message: plan.reason };
@@ -103,82 +119,31 @@ async function runPlan(engine: Engine, github: GitHub | undefined, plan: Plan, s
       return { plan, result: "swept", message: `${outcome.removed.length} removed, ${outcome.kept.length} kept`, sweep: outcome };
     }
   }
-  const target = plan.target as PlanTarget;
+  const target = { ...(plan.target as PlanTarget) };
   const identity = identityFor(s, target);
   const base = { key: identity.key, namespace: identity.namespace, branch: identity.branch, url: identity.url };
-  const report = (facts: Omit<ReportFacts, "key" | "namespace" | "now" | "branch">) =>
-    commentOn
-      ? quietly(engine, () =>
-          github?.upsertStickyComment(commentOn, renderComment({ ...base, ...facts, now: engine.now(), runUrl: settings.runUrl })),
-        )
-      : Promise.resolve();
+  const ctx: DeployContext = { engine, github, plan, settings, identity };
 
   switch (plan.operation) {
-    case "deploy": {
-      await report({ state: "deploying", commit: target.commit, url: identity.url });
-      const deploymentId =
-        settings.deployment && github
-          ? await quietly(engine, () =>
-              github.createDeployment({
-                ref: target.commit ?? target.branch,
-                environment: environmentOf(identity.key),
-                description: `preview ${identity.key}`,
-              }),
-            )
-          : undefined;
-      if (deploymentId)
-        await quietly(engine, () =>
-          github?.setDeploymentStatus(deploymentId, "in_progress", { logUrl: settings.runUrl, description: "deploying" }),
-        );
-      try {
-        const done = await deploy(engine, target);
-        if (deploymentId)
-          await quietly(engine, () =>
-            github?.setDeploymentStatus(deploymentId, "success", {
-              environmentUrl: identity.url,
-              logUrl: settings.runUrl,
-              description: done.result,
-            }),
-          );
-        await report({
-          state: done.result === "unchanged" ? "unchanged" : "ready",
-          commit: target.commit,
-          image: done.image,
-          expiresAt: done.expiresAt,
-          url: identity.url,
-        });
-        return {
-          plan,
-          result: done.result,
-          message: `${identity.key} ${done.result} at ${identity.url}`,
-          ...base,
-          image: done.image,
-          expiresAt: done.expiresAt,
-        };
-      } catch (error) {
-        const failure = error instanceof SandboxError ? error : new SandboxError(String(error), { sandbox: identity.key });
-        if (deploymentId)
-          await quietly(engine, () =>
-            github?.setDeploymentStatus(deploymentId, "failure", { logUrl: settings.runUrl, description: failure.message }),
-          );
-        const record = (await status(engine, identity.key).catch(() => undefined))?.record;
-        await report({
-          state: "failed",
-          commit: target.commit,
-          expiresAt: record?.expiresAt,
-          failure: { step: failure.step, message: failure.message, hint: failure.hint, evidence: failure.evidence },
-        });
-        // The job's failure line (setFailed) carries the summary; the evidence goes in its own log group.
-        const evidence = failure.evidence;
-        if (evidence)
-          await logger.group(`Evidence: sandbox ${identity.key}, step ${failure.step ?? "?"}`, async () => logger.info(evidence));
-        return { plan, result: "failed", message: failure.message, ...base, error: failure };
-      }
+    case "build": {
+      if (!target.commit && !target.fork && github) target.commit = await github.branchHead(target.branch);
+      const done = await build(engine, { key: identity.key, commit: target.commit }, { archive: settings.imageArchive });
+      const image = done.commitImage ?? done.image;
+      return { plan, result: "built", message: `${done.reused ? "found" : "built"} ${image}`, ...base, image };
     }
+    case "deploy": {
+      const gate = await gateDeploy(engine, github, plan, settings, target);
+      if (gate) return { ...gate, ...base };
+      return runDeploy(ctx, target);
+    }
+    case "approve":
+      return approve(ctx, target);
+    case "revoke":
+      return revoke(ctx, target);
     case "destroy": {
       const done = await destroy(engine, identity.key, { reason: plan.reason });
       if (github && settings.deployment) await quietly(engine, () => github.retireEnvironment(environmentOf(identity.key)));
-      await report({ state: "destroyed" });
+      await report(ctx, { state: "destroyed" });
       return { plan, result: "destroyed", message: done.existed ? `${identity.key} destroyed` : `${identity.key} did not exist`, ...base };
     }
     case "extend": {
@@ -187,7 +152,7 @@ async function runPlan(engine: Engine, github: GitHub | undefined, plan: Plan, s
       const done = await extend(engine, identity.key, by, who);
       const note = `Extended by ${formatDuration(by)} at the request of ${who}${done.capped ? `, capped at max-ttl (${formatDuration(s.maxTtlMs)})` : ""}.`;
       const record = (await status(engine, identity.key)).record;
-      await report({ state: "extended", commit: record?.commit, image: record?.image, expiresAt: done.expiresAt, note });
+      await report(ctx, { state: "extended", commit: record?.commit, image: record?.image, expiresAt: done.expiresAt, note });
       return { plan, result: "extended", message: note, ...base, expiresAt: done.expiresAt };
     }
     case "status": {
@@ -195,26 +160,106 @@ async function runPlan(engine: Engine, github: GitHub | undefined, plan: Plan, s
       const message = st.exists
         ? `${identity.key}: ${st.ready ? "ready" : `not ready (${st.pending?.join("; ")})`}, expires ${st.record?.expiresAt?.toISOString() ?? "never"}`
         : `${identity.key} does not exist`;
+      // What Kubernetes says (pod names, reasons, events) is someone else's text: a code span shows it as it is.
       if (plan.comment)
-        await quietly(engine, () =>
-          github?.reply(plan.comment?.pullRequest ?? 0, `Sandbox \`${identity.key}\`: ${message.replace(/`/g, "'")}`),
-        );
+        await quietly(engine, () => github?.reply(plan.comment?.pullRequest ?? 0, `Sandbox ${code(identity.key)}: ${code(message)}`));
       return { plan, result: "status", message, ...base, expiresAt: st.record?.expiresAt };
     }
   }
   throw new Error(`unhandled operation ${plan.operation}`);
 }
 
-export function environmentOf(key: string): string {
-  return `preview/${key}`;
+/**
+ * What must hold before a deploy, from GitHub's facts: the commit to build is
+ * known, the branch has a PR when that is required, and a fork's commit is
+ * approved. Returns the outcome that stops the deploy, or undefined.
+ */
+async function gateDeploy(
+  engine: Engine,
+  github: GitHub | undefined,
+  plan: Plan,
+  settings: EventSettings,
+  target: PlanTarget,
+): Promise<Omit<EventOutcome, "key" | "namespace" | "url" | "branch"> | undefined> {
+  if (!target.commit && plan.image === "build") {
+    // A manual run names a branch: build its head, and the build checks the checkout is that commit.
+    target.commit = github ? await github.branchHead(target.branch) : undefined;
+    if (!target.commit) {
+      const why = github ? `branch ${code(target.branch)} does not exist on GitHub` : "there is no GitHub token to ask for it";
+      return { plan, result: "refused", message: `cannot tell which commit to build: ${why}` };
+    }
+  }
+  if (settings.requirePullRequest && target.pullRequest === undefined && !target.fork) {
+    const facts = github
+      ? readPullRequest(await github.openPullRequestByHead(github.owner, target.branch), settings.repository)
+      : undefined;
+    if (!facts || typeof facts === "string") {
+      return { plan, result: "skipped", message: `branch ${target.branch} has no open pull request, and require-pull-request is set` };
+    }
+    target.pullRequest = facts.number;
+  }
+  if (target.fork) {
+    if (!github || !target.commit) {
+      return {
+        plan,
+        result: "refused",
+        message: "a fork's commit is deployed only once its approval is confirmed on GitHub, which needs a token",
+      };
+    }
+    const verdict = approvalVerdict(await github.approvals(target.commit), target.commit);
+    if (!verdict.approved) {
+      const message = `pull request #${target.pullRequest} comes from a fork: ${verdict.reason}`;
+      await awaitingApproval({ engine, github, plan, settings, identity: identityFor(engine.settings, target) }, target, message);
+      return { plan, result: "skipped", message };
+    }
+    engine.logger.info(`commit ${target.commit.slice(0, 12)} of the fork was ${verdict.by}`);
+  }
+  return undefined;
 }
 
-/** GitHub reporting never fails the operation it reports on; it warns instead. */
-async function quietly<T>(engine: Engine, fn: () => Promise<T> | undefined): Promise<T | undefined> {
-  try {
-    return await fn();
-  } catch (error) {
-    engine.logger.warn(`GitHub: ${describe(error)}`);
-    return undefined;
+/** A writer approved a fork's head commit (label or comment): record it on the commit, then deploy its image if it is built. */
+async function approve(ctx: DeployContext, target: PlanTarget): Promise<EventOutcome> {
+  const { engine, github, plan, identity } = ctx;
+  const base = { key: identity.key, namespace: identity.namespace, url: identity.url };
+  if (!target.fork)
+    return { plan, result: "skipped", message: `pull request #${target.pullRequest} is not from a fork: it needs no approval`, ...base };
+  const problem = approvalShaProblem(plan.approveCommit, target.commit);
+  if (problem || !github || !target.commit) {
+    const message = problem ?? "approving needs a GitHub token";
+    if (plan.comment) await quietly(engine, () => github?.reply(plan.comment?.pullRequest ?? 0, `Not approved: ${message}`));
+    return { plan, result: "refused", message, ...base };
   }
+  const by = plan.comment?.author ?? plan.actor ?? "a maintainer";
+  await github.setApproval(target.commit, "success", `approved by @${by}`, ctx.settings.runUrl);
+  engine.logger.info(`commit ${target.commit.slice(0, 12)} approved by ${by}`);
+  const outcome = await runDeploy(ctx, target, { quietRefusal: true });
+  if (outcome.result !== "refused") return outcome;
+  const message = `commit ${target.commit.slice(0, 12)} approved by ${by}; ${outcome.message}. The preview deploys when its build finishes.`;
+  return { ...outcome, result: "approved", message };
 }
+
+/** A push to a fork's PR, or its label taken off: the approval does not carry over, and the label shows it. */
+async function revoke(ctx: DeployContext, target: PlanTarget): Promise<EventOutcome> {
+  const { github, plan, settings, identity } = ctx;
+  const base = { key: identity.key, namespace: identity.namespace, url: identity.url };
+  if (!github) return { plan, result: "skipped", message: `${plan.reason}; without a GitHub token nothing is recorded`, ...base };
+  if (target.pullRequest) await github.removeLabel(target.pullRequest, settings.forkLabel);
+  if (target.commit && approvalVerdict(await github.approvals(target.commit), target.commit).approved) {
+    await github.setApproval(target.commit, "failure", "approval withdrawn", settings.runUrl);
+  }
+  const message = `${plan.reason}: ${target.commit ? `commit ${target.commit.slice(0, 12)} is not approved` : "not approved"}`;
+  await awaitingApproval(ctx, target, message);
+  return { plan, result: "skipped", message, ...base };
+}
+
+async function awaitingApproval(ctx: DeployContext, target: PlanTarget, note: string): Promise<void> {
+  if (!target.commit) return;
+  await report(ctx, {
+    state: "awaiting-approval",
+    commit: target.commit,
+    note,
+    approval: { commit: target.commit, label: ctx.settings.forkLabel },
+  });
+}
+
+export { environmentOf } from "./event-deploy.js";

@@ -4,7 +4,8 @@
 import { isNotFound } from "../adapters/kubernetes/client.js";
 import { SandboxError } from "../domain/errors.js";
 import { type SandboxIdentity, sandboxIdentity } from "../domain/identity.js";
-import { readSandboxRecord, type SandboxRecord } from "../domain/metadata.js";
+import { MANAGED_SELECTOR, readSandboxRecord, type SandboxRecord } from "../domain/metadata.js";
+import { ownershipProblem } from "../domain/trust.js";
 import type { Engine, EngineSettings } from "./engine.js";
 
 /** The sandbox a branch or PR maps to under these settings (prefix, domain, scheme). */
@@ -43,13 +44,40 @@ export async function ensureOwnNamespace(engine: Engine, identity: SandboxIdenti
   return record;
 }
 
-/** Reads the record of an existing sandbox namespace; undefined when absent, an error when not ours. */
+/**
+ * Reads the record of an existing sandbox namespace; undefined when absent,
+ * an error when it is not ours: not managed by this tool, or the sandbox of
+ * another repository sharing the cluster and prefix (deploy, destroy, extend
+ * and status all come through here, so none of them can take it over).
+ */
 export async function ownRecord(engine: Engine, namespace: string, key: string): Promise<SandboxRecord | undefined> {
   const ns = await engine.namespaces.get(namespace);
   if (!ns) return undefined;
   const record = readSandboxRecord(ns);
   if (!record) throw notOurs(namespace, key);
+  const foreign = ownershipProblem(record, engine.settings.repository);
+  if (foreign) {
+    throw new SandboxError(`namespace ${namespace} is a sandbox, but ${foreign}; refusing to touch it`, {
+      sandbox: key,
+      step: "namespace",
+      hint: "repositories that share a cluster need their own namespace-prefix each; remove that sandbox from its own repository",
+    });
+  }
   return record;
+}
+
+/**
+ * This installation's sandboxes: our label, our prefix (another prefix is
+ * another installation) and our repository (another repository's are not
+ * ours to count, judge or remove).
+ */
+export async function ownSandboxes(engine: Engine): Promise<SandboxRecord[]> {
+  const namespaces = await engine.namespaces.list(MANAGED_SELECTOR);
+  return namespaces
+    .map((ns) => readSandboxRecord(ns))
+    .filter((r): r is SandboxRecord => r !== undefined)
+    .filter((r) => r.namespace === engine.settings.prefix + r.key)
+    .filter((r) => ownershipProblem(r, engine.settings.repository) === undefined);
 }
 
 function notOurs(namespace: string, key: string): SandboxError {

@@ -1,8 +1,8 @@
 // status, list and logs: read-only views of sandboxes.
 import { logTail, inspect } from "../adapters/kubernetes/readiness.js";
-import { MANAGED_SELECTOR, readSandboxRecord, type SandboxRecord } from "../domain/metadata.js";
+import type { SandboxRecord } from "../domain/metadata.js";
 import type { Engine } from "./engine.js";
-import { ownRecord } from "./namespace.js";
+import { ownRecord, ownSandboxes } from "./namespace.js";
 
 export interface StatusOutcome {
   result: "status";
@@ -22,11 +22,7 @@ export async function status(engine: Engine, key: string): Promise<StatusOutcome
 }
 
 export async function list(engine: Engine): Promise<SandboxRecord[]> {
-  const namespaces = await engine.namespaces.list(MANAGED_SELECTOR);
-  return namespaces
-    .map((ns) => readSandboxRecord(ns))
-    .filter((r): r is SandboxRecord => r !== undefined && r.namespace === engine.settings.prefix + r.key)
-    .sort((a, b) => a.key.localeCompare(b.key));
+  return (await ownSandboxes(engine)).sort((a, b) => a.key.localeCompare(b.key));
 }
 
 export async function logs(

@@ -2,10 +2,10 @@
 // branch is gone. Only namespaces with our managed-by label are considered,
 // whatever annotations others carry. One failure does not stop the rest, and
 // a sweep interrupted halfway is simply completed by the next one.
-import { MANAGED_SELECTOR, readSandboxRecord, type SandboxRecord } from "../domain/metadata.js";
 import { selectForSweep } from "../domain/sweep.js";
 import { destroy } from "./destroy.js";
 import type { Engine } from "./engine.js";
+import { ownSandboxes } from "./namespace.js";
 
 export interface SweepFacts {
   openPullRequests?: Set<number>;
@@ -21,14 +21,9 @@ export interface SweepOutcome {
 }
 
 export async function sweep(engine: Engine, facts: SweepFacts = {}, options: { concurrency?: number } = {}): Promise<SweepOutcome> {
-  const namespaces = await engine.namespaces.list(MANAGED_SELECTOR);
-  const records = namespaces
-    .map((ns) => readSandboxRecord(ns))
-    .filter((r): r is SandboxRecord => r !== undefined)
-    // A different prefix is someone else's installation of this tool.
-    .filter((r) => r.namespace === engine.settings.prefix + r.key)
-    // Sandboxes of other repositories sharing the cluster are not this sweep's to judge by PR state.
-    .filter((r) => !engine.settings.repository || !r.repo || r.repo === engine.settings.repository);
+  // Another prefix is another installation; another repository's sandboxes
+  // are not this sweep's to judge by its PRs and branches.
+  const records = await ownSandboxes(engine);
   const plan = selectForSweep(records, engine.now(), facts);
   const outcome: SweepOutcome = {
     result: "swept",

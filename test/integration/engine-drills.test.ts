@@ -1,14 +1,15 @@
 // Fault drills for the engine on the real ground: a run killed midway, a Helm
 // release left pending, two deploys of one sandbox at once, a deploy whose
-// pods never become ready, and the API server dropping out during a sweep.
+// pods never become ready, a run that loses its lock, and the API server
+// dropping out during a sweep. Names are per run: a reused ground may still
+// be deleting an earlier run's namespaces.
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
+import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
 import { MemoryLogger } from "../../src/adapters/logger.js";
 import { SandboxError } from "../../src/domain/errors.js";
 import { sandboxIdentity } from "../../src/domain/identity.js";
@@ -17,19 +18,33 @@ import { destroy } from "../../src/operations/destroy.js";
 import type { Engine, EngineSettings } from "../../src/operations/engine.js";
 import { sweep } from "../../src/operations/sweep.js";
 import { createEngine } from "../../src/wiring/create-engine.js";
-import { groundSettings } from "../support/engine.js";
-import { eventually, kubectl, kubectlJson, namespaceGone, tool } from "../support/cluster.js";
+import { eventually, kubectl, kubectlJson, namespaceGone, tool, uniqueName } from "../support/cluster.js";
+import { allowLocalVolumes, groundSettings } from "../support/engine.js";
+import { startFlakyApi } from "../support/flaky-api.js";
 
-const PREFIX = "drill-sandbox-";
+const PREFIX = `${uniqueName("drill")}-`;
+let localVolumes = "";
 
 function settings(extra: Partial<EngineSettings> = {}): EngineSettings {
-  return groundSettings(PREFIX, "drill.example.test", extra);
+  return groundSettings(PREFIX, "drill.example.test", { localVolumesConfig: localVolumes, ...extra });
 }
 
-function engine(holder: string, extra: Partial<EngineSettings> = {}, kubeconfig?: string): Engine & { log: MemoryLogger } {
+function engine(
+  holder: string,
+  extra: Partial<EngineSettings> = {},
+  options: { kubeconfigContent?: string; lockLeaseSeconds?: number } = {},
+): Engine & { log: MemoryLogger } {
   const log = new MemoryLogger();
-  const kubeconfigContent = kubeconfig ? readFileSync(kubeconfig, "utf8") : undefined;
-  return Object.assign(createEngine({ settings: settings(extra), logger: log, holder, lockLeaseSeconds: 6, kubeconfigContent }), { log });
+  return Object.assign(
+    createEngine({
+      settings: settings(extra),
+      logger: log,
+      holder,
+      lockLeaseSeconds: options.lockLeaseSeconds ?? 6,
+      kubeconfigContent: options.kubeconfigContent,
+    }),
+    { log },
+  );
 }
 
 async function helmStatus(namespace: string): Promise<{ status: string; revision: number }> {
@@ -40,18 +55,28 @@ async function helmStatus(namespace: string): Promise<{ status: string; revision
   return { status: release.info.status, revision: release.version };
 }
 
+beforeAll(async () => {
+  // The killed run mounts examples/sample-addons in local mode: allow the repository, as an admin would.
+  localVolumes = await allowLocalVolumes([process.cwd()]);
+});
+
 afterAll(async () => {
-  // Through the engine, so cluster-scoped objects (local mode's volume) go too.
+  // Through the engine, so cluster-scoped objects (local mode's volume) go too;
+  // and until they are gone, so nothing of this run is left terminating.
   const cleaner = engine("drill-cleanup");
   const { stdout } = await kubectl(["get", "namespaces", "-o", "name"]);
-  for (const name of stdout
+  const ours = stdout
     .split("\n")
     .map((l) => l.replace("namespace/", ""))
-    .filter((n) => n.startsWith(PREFIX))) {
+    .filter((n) => n.startsWith(PREFIX));
+  for (const name of ours) {
     await destroy(cleaner, name.slice(PREFIX.length)).catch(() =>
       kubectl(["delete", "namespace", name, "--wait=false"], { reject: false }),
     );
   }
+  for (const name of ours) await namespaceGone(name, 120_000);
+  const [configNamespace, configName] = localVolumes.split("/");
+  if (configNamespace && configName) await kubectl(["-n", configNamespace, "delete", "configmap", configName], { reject: false });
 });
 
 describe("fault drills", () => {
@@ -80,7 +105,7 @@ describe("fault drills", () => {
         "--chart",
         "charts/odoo-dev-sandbox",
       ],
-      { env: { ...process.env, K8S_SANDBOX_LEASE_SECONDS: "6" }, stdio: "ignore" },
+      { env: { ...process.env, K8S_SANDBOX_LEASE_SECONDS: "6", K8S_SANDBOX_LOCAL_VOLUMES: localVolumes }, stdio: "ignore" },
     );
     await eventually(
       "the killed run to hold the lock",
@@ -167,12 +192,48 @@ describe("fault drills", () => {
     expect(ns.metadata.annotations["k8s-dev-sandbox/expires-at"]).toMatch(/^\d{4}-\d\d-\d\dT/);
   }, 200_000);
 
+  it("a run that loses its lock stops at once and leaves the record to the new holder", async () => {
+    // Crash-looping pods keep the run in its wait; a short lease renews every second.
+    const values = join(tmpdir(), `lost-values-${process.pid}.yaml`);
+    writeFileSync(values, stringify({ odoo: { podLabels: { "ground.k8s-dev-sandbox/behaviour": "crashloop" } } }));
+    const drill = engine(
+      "drill-lost",
+      { valuesFiles: [values], waitTimeoutMs: 120_000, failFastAfterMs: 120_000 },
+      { lockLeaseSeconds: 3 },
+    );
+    const deploying = deploy(drill, { branch: "drill/lost" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const namespace = sandboxIdentity({ branch: "drill/lost", prefix: PREFIX, baseDomain: "drill.example.test" }).namespace;
+    await eventually("the run to wait for its pods", async () => drill.log.lines.some((l) => /waiting \(\d+s\)/.test(l)), 60_000, 100);
+    // Another run takes the lease over (as one would after ours expired).
+    const started = Date.now();
+    await kubectl([
+      "-n",
+      namespace,
+      "patch",
+      "lease",
+      "k8s-dev-sandbox-lock",
+      "--type=merge",
+      "-p",
+      '{"spec":{"holderIdentity":"drill-thief [0badc0de]"}}',
+    ]);
+    const error = (await deploying) as SandboxError;
+    expect(error).toBeInstanceOf(SandboxError);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(error.message).toMatch(/lost the lock of .*drill-lost-[0-9a-f]+: drill-thief took it over/);
+    expect(error.hint).toMatch(/another run may have taken the sandbox over/);
+    // It did not write "failed" over whatever the new holder records.
+    const ns = await kubectlJson<{ metadata: { annotations: Record<string, string> } }>(["get", "ns", namespace]);
+    expect(ns.metadata.annotations["k8s-dev-sandbox/status"]).not.toBe("failed");
+    // Nor did it delete the lease it no longer holds.
+    const lease = await kubectlJson<{ spec: { holderIdentity: string } }>(["-n", namespace, "get", "lease", "k8s-dev-sandbox-lock"]);
+    expect(lease.spec.holderIdentity).toBe("drill-thief [0badc0de]");
+  }, 200_000);
+
   it("the API server dropping out during a sweep: retried, and nothing wrongly deleted", async () => {
-    const proxy = await startFlakyProxy(new URL((await clusterServer()).server).port);
-    const kubeconfig = join(tmpdir(), `flaky-kubeconfig-${process.pid}`);
-    const config = parse(readFileSync(process.env.KUBECONFIG as string, "utf8"));
-    config.clusters[0].cluster.server = `https://127.0.0.1:${proxy.port}`;
-    writeFileSync(kubeconfig, stringify(config));
+    const flaky = await startFlakyApi(process.env.KUBECONFIG as string);
     const names = { expired: [] as string[], fresh: [] as string[] };
     for (let i = 0; i < 6; i++) {
       for (const kind of ["expired", "fresh"] as const) {
@@ -192,69 +253,23 @@ describe("fault drills", () => {
         names[kind].push(PREFIX + key);
       }
     }
-    const drill = engine("drill-sweep", {}, kubeconfig);
+    const drill = engine("drill-sweep", {}, { kubeconfigContent: flaky.kubeconfig });
     try {
-      const sweeping = sweep(drill, {}, { concurrency: 2 });
-      await new Promise((r) => setTimeout(r, 200));
-      await proxy.outage(2_000);
-      const first = await sweeping;
+      // The API goes dark at the sweep's first DELETE (that request is lost
+      // unanswered) and refuses connections for 2 s: the engine must come back.
+      flaky.outageOn((method) => method === "DELETE", 2_000);
+      const first = await sweep(drill, {}, { concurrency: 2 });
+      expect(flaky.outageStartedAt, "the sweep deleted something through the proxy").toBeDefined();
+      expect(flaky.refused, "the engine retried while the API was dark").toBeGreaterThan(0);
       // Whatever the outage made fail is completed by the next sweep.
       const second = first.failed.length > 0 ? await sweep(drill) : first;
       expect(second.failed).toEqual([]);
-      expect(proxy.refused).toBeGreaterThan(0);
+      expect(flaky.forwarded.filter((r) => r.startsWith("DELETE /api/v1/namespaces/")).length).toBeGreaterThanOrEqual(names.expired.length);
       for (const name of names.expired) await namespaceGone(name);
       for (const name of names.fresh)
         expect((await kubectlJson<{ status: { phase: string } }>(["get", "ns", name])).status.phase).toBe("Active");
     } finally {
-      await proxy.close();
+      await flaky.close();
     }
   }, 200_000);
 });
-
-async function clusterServer(): Promise<{ server: string }> {
-  const config = parse(readFileSync(process.env.KUBECONFIG as string, "utf8"));
-  return config.clusters[0].cluster;
-}
-
-/** A TCP proxy on loopback that can drop every connection and refuse new ones for a while. */
-async function startFlakyProxy(targetPort: string) {
-  const sockets = new Set<Socket>();
-  let down = false;
-  let refused = 0;
-  const server: Server = createServer((client) => {
-    if (down) {
-      refused++;
-      client.destroy();
-      return;
-    }
-    const upstream = tcpConnect(Number(targetPort), "127.0.0.1");
-    sockets.add(client);
-    sockets.add(upstream);
-    client.pipe(upstream).pipe(client);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on("error", drop).on("close", drop);
-    upstream.on("error", drop).on("close", drop);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return {
-    port,
-    get refused() {
-      return refused;
-    },
-    async outage(ms: number) {
-      down = true;
-      for (const s of sockets) s.destroy();
-      refused++;
-      await new Promise((r) => setTimeout(r, ms));
-      down = false;
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}

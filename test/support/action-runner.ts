@@ -1,7 +1,7 @@
 // Runs the bundled Action (dist/index.js) exactly as a GitHub runner does:
 // inputs as INPUT_* variables, the event as a JSON file named by
 // GITHUB_EVENT_PATH, outputs and the step summary written to files.
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { execa } from "execa";
@@ -22,7 +22,22 @@ export interface ActionRunRequest {
   runId?: number;
 }
 
-const DIST = resolve("dist/index.js");
+let dist = resolve("dist/index.js");
+
+/**
+ * Bundles the current source into a temporary directory and runs that from
+ * then on: the tests exercise what `npm run bundle` makes now, and the
+ * tracked dist/ (which scripts/check-dist.sh compares with the source) is
+ * never rewritten by a test run. The charts sit beside the bundle, as they
+ * do beside dist/ in the repository, so the Action finds its chart.
+ */
+export async function bundleForTests(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "action-bundle-"));
+  await execa(process.execPath, ["scripts/bundle.mjs", join(dir, "dist")]);
+  await symlink(resolve("charts"), join(dir, "charts"));
+  dist = join(dir, "dist", "index.js");
+  return dist;
+}
 
 export async function runBundledAction(req: ActionRunRequest): Promise<ActionRun> {
   const dir = await mkdtemp(join(tmpdir(), "action-run-"));
@@ -46,7 +61,7 @@ export async function runBundledAction(req: ActionRunRequest): Promise<ActionRun
   };
   // The runner's naming: `INPUT_` + the name upper-cased with spaces as `_`; hyphens stay.
   for (const [name, value] of Object.entries(req.inputs)) env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] = value;
-  const result = await execa(process.execPath, [DIST], { env, reject: false, extendEnv: true });
+  const result = await execa(process.execPath, [dist], { env, reject: false, extendEnv: true });
   return {
     exitCode: result.exitCode ?? -1,
     stdout: String(result.stdout),

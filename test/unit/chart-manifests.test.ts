@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import {
   type Footprint,
   helmTemplate,
+  helmTemplateRun,
   type K8sObject,
   parseBytes,
   parseCpu,
@@ -293,5 +294,116 @@ describe("secrets", () => {
     ] as const) {
       expect(decode(one(objects, "Secret", suffix), key)).toMatch(/^[A-Za-z0-9]{24}$/);
     }
+  });
+});
+
+// Every path the NetworkPolicies open, one row per peer: "<pods> <direction> <peer> <ports>".
+// A change to the chart's isolation shows here as a changed row, never silently.
+describe("NetworkPolicy paths, as a table", () => {
+  type Selector = { matchLabels?: Record<string, string> };
+  const component = (s: Selector | undefined): string => {
+    const labels = s?.matchLabels ?? {};
+    if (labels["k8s-dev-sandbox/postgres-client"]) return "postgres-client";
+    return labels["app.kubernetes.io/component"] ?? (Object.keys(labels).length ? "all" : "*");
+  };
+  const labels = (s: Selector | undefined) =>
+    Object.entries(s?.matchLabels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",") || "*";
+  // biome-ignore lint/suspicious/noExplicitAny: a NetworkPolicyPeer
+  const peer = (p: any): string => {
+    if (p.ipBlock) return `ip:${p.ipBlock.cidr}${p.ipBlock.except ? ` except ${p.ipBlock.except.join(",")}` : ""}`;
+    if (p.namespaceSelector) return `ns:${labels(p.namespaceSelector)} pod:${labels(p.podSelector)}`;
+    return `pod:${component(p.podSelector)}`;
+  };
+  function rows(objects: K8sObject[]): string[] {
+    const out: string[] = [];
+    for (const policy of find(objects, "NetworkPolicy")) {
+      const pods = component(policy.spec.podSelector);
+      for (const direction of ["ingress", "egress"] as const) {
+        for (const rule of policy.spec[direction] ?? []) {
+          const ports =
+            (rule.ports ?? []).map((p: { protocol: string; port: number }) => `${p.protocol}/${p.port}`).join(",") || "all ports";
+          const peers = rule[direction === "ingress" ? "from" : "to"];
+          // A rule without peers matches every address: the row says so.
+          for (const p of peers?.length ? peers : [undefined]) out.push(`${pods} ${direction} ${p ? peer(p) : "ANYWHERE"} ${ports}`);
+        }
+      }
+    }
+    return out.sort();
+  }
+
+  const common = [
+    "all egress ns:kubernetes.io/metadata.name=kube-system pod:k8s-app=kube-dns UDP/53,TCP/53",
+    "nginx ingress ns:kubernetes.io/metadata.name=ingress-nginx pod:* TCP/8080",
+    "nginx ingress pod:test TCP/8080",
+    "test egress pod:nginx TCP/8080",
+  ];
+  const table: { name: string; files: string[]; rows: string[] }[] = [
+    {
+      name: "CI mode",
+      files: ["values-ci.yaml", "ci/ci-values.yaml"],
+      rows: [
+        ...common,
+        "nginx egress pod:odoo TCP/8069",
+        "odoo ingress pod:nginx TCP/8069",
+        "odoo egress pod:postgres TCP/5432",
+        "postgres ingress pod:postgres-client TCP/5432",
+      ],
+    },
+    {
+      name: "external database: its port, only where the values say it is",
+      files: ["values-ci.yaml", "ci/external-db-values.yaml"],
+      rows: [
+        ...common,
+        "nginx egress pod:odoo TCP/8069",
+        "odoo ingress pod:nginx TCP/8069",
+        "odoo egress ns:kubernetes.io/metadata.name=databases pod:* TCP/5432",
+      ],
+    },
+    {
+      name: "full: workers' websocket port, pgAdmin, the user's extra egress",
+      files: ["values-ci.yaml", "ci/full-values.yaml"],
+      rows: [
+        ...common,
+        "nginx egress pod:odoo TCP/8069,TCP/8072",
+        "nginx egress pod:pgadmin TCP/5050",
+        "odoo ingress pod:nginx TCP/8069,TCP/8072",
+        "odoo egress pod:postgres TCP/5432",
+        "odoo egress ANYWHERE TCP/587",
+        "postgres ingress pod:postgres-client TCP/5432",
+        "pgadmin ingress pod:nginx TCP/5050",
+        "pgadmin egress pod:postgres TCP/5432",
+      ],
+    },
+    { name: "minimal: no policies at all", files: ["ci/minimal-values.yaml"], rows: [] },
+  ];
+
+  it.each(table)("$name", async ({ files, rows: expected }) => {
+    expect(rows(await helmTemplate({ valuesFiles: files }))).toEqual([...expected].sort());
+  });
+
+  it("opens the ingress controller's and the DNS selectors as the values give them", async () => {
+    const objects = await helmTemplate({ valuesFiles: ["values-ci.yaml", "ci/local-values.yaml"] });
+    expect(rows(objects)).toContain("nginx ingress ns:kubernetes.io/metadata.name=kube-system pod:app.kubernetes.io/name=traefik TCP/8080");
+  });
+
+  it("refuses an external database without peers (the port alone would be open at every address)", async () => {
+    const run = await helmTemplateRun({
+      valuesFiles: ["values-ci.yaml", "ci/external-db-values.yaml"],
+      set: { "networkPolicy.externalDatabase.to": "null" },
+    });
+    expect(run.exitCode).not.toBe(0);
+    expect(run.stderr).toMatch(/networkPolicy\.externalDatabase\.to is required with postgres\.enabled false/);
+  });
+
+  it("selects only this release's pods as PostgreSQL's clients", async () => {
+    const objects = await helmTemplate({ valuesFiles: ["values-ci.yaml", "ci/ci-values.yaml"] });
+    const postgres = one(objects, "NetworkPolicy", "-allow-postgres");
+    expect(postgres.spec.ingress[0].from[0].podSelector.matchLabels).toEqual({
+      "app.kubernetes.io/name": "odoo-dev-sandbox",
+      "app.kubernetes.io/instance": "sbx",
+      "k8s-dev-sandbox/postgres-client": "true",
+    });
   });
 });

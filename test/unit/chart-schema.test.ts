@@ -6,6 +6,8 @@ import { helmBinaries, helmTemplateRun } from "../support/helm.js";
 interface Rejection {
   name: string;
   set: Record<string, string | number>;
+  /** Values files under the set (relative to the chart). */
+  files?: string[];
   /** What the error must name: the value's path and/or an explanation. */
   message: RegExp;
 }
@@ -54,10 +56,72 @@ const rejected: Rejection[] = [
     message: /pgadmin\.enabled needs nginx\.enabled/,
   },
   { name: "misspelt key", set: { "odoo.imagee": "odoo:18.0" }, message: /odoo.*imagee/ },
+  // Annotations that reach the Ingress must not reconfigure the controller or who gets in.
+  ...[
+    "nginx.ingress.kubernetes.io/server-snippet",
+    "nginx.ingress.kubernetes.io/configuration-snippet",
+    "nginx.ingress.kubernetes.io/stream-snippet",
+    "nginx.ingress.kubernetes.io/modsecurity-snippet",
+    "nginx.ingress.kubernetes.io/auth-url",
+    "nginx.ingress.kubernetes.io/auth-signin",
+    "nginx.ingress.kubernetes.io/auth-type",
+    "nginx.ingress.kubernetes.io/auth-snippet",
+    "nginx.ingress.kubernetes.io/enable-global-auth",
+    "nginx.ingress.kubernetes.io/satisfy",
+    "nginx.ingress.kubernetes.io/mirror-target",
+    "haproxy.org/backend-config-snippet",
+    "server-snippet",
+  ].flatMap((key) => {
+    const escaped = key.replaceAll(".", "\\.");
+    const path = key.replaceAll("/", "~1").replaceAll(".", "\\.");
+    return [
+      {
+        name: `ingress annotation ${key}`,
+        set: { [`ingress.annotations.${escaped}`]: "x" },
+        message: new RegExp(`/ingress/annotations/${path}'?: false schema`),
+      },
+      {
+        name: `common annotation ${key}`,
+        set: { [`commonAnnotations.${escaped}`]: "x" },
+        message: new RegExp(`/commonAnnotations/${path}'?: false schema`),
+      },
+    ];
+  }),
+  // A host path is as strong as the node's filesystem: only inside what the cluster allows.
+  {
+    name: "the node's root as the addons path",
+    files: ["ci/local-values.yaml"],
+    set: { "sandbox.local.addonsHostPath": "/" },
+    message: /sandbox\.local\.addonsHostPath "\/" is not inside sandbox\.local\.allowedHostPaths \[\/home\/dev\/src\]/,
+  },
+  {
+    name: "an addons path beside an allowed one",
+    files: ["ci/local-values.yaml"],
+    set: { "sandbox.local.addonsHostPath": "/home/dev/srcx" },
+    message: /"\/home\/dev\/srcx" is not inside sandbox\.local\.allowedHostPaths/,
+  },
+  {
+    name: "an addons path climbing out of an allowed one",
+    files: ["ci/local-values.yaml"],
+    set: { "sandbox.local.addonsHostPath": "/home/dev/src/../../../etc" },
+    message: /sandbox\/local\/addonsHostPath/,
+  },
+  {
+    name: "/ as an allowed host path",
+    files: ["ci/local-values.yaml"],
+    set: { "sandbox.local.allowedHostPaths[0]": "/" },
+    message: /sandbox\/local\/allowedHostPaths\/0/,
+  },
+  {
+    name: "a host path with no allowed paths at all",
+    files: ["ci/local-values.yaml"],
+    set: { "sandbox.local.allowedHostPaths": "null" },
+    message: /is not inside sandbox\.local\.allowedHostPaths/,
+  },
   { name: "unknown top-level key", set: { "odo.image": "odoo:18.0" }, message: /odo/ },
 ];
 
-const accepted: { name: string; set: Record<string, string | number> }[] = [
+const accepted: { name: string; set: Record<string, string | number>; files?: string[] }[] = [
   { name: "ttl 48h", set: { "sandbox.ttl": "48h" } },
   { name: "ttl 90m", set: { "sandbox.ttl": "90m" } },
   { name: "ttl 3d", set: { "sandbox.ttl": "3d" } },
@@ -67,20 +131,27 @@ const accepted: { name: string; set: Record<string, string | number> }[] = [
   { name: "memory in G", set: { "odoo.resources.limits.memory": "3G" } },
   { name: "host with a sandbox key", set: { "sandbox.host": "feature-login-3f2a1c.preview.example.com" } },
   { name: "pull request number", set: { "sandbox.pullRequest": 42 } },
+  { name: "cert-manager's annotation", set: { "ingress.annotations.cert-manager\\.io/cluster-issuer": "letsencrypt" } },
+  { name: "ingress-nginx's body size", set: { "ingress.annotations.nginx\\.ingress\\.kubernetes\\.io/proxy-body-size": "64m" } },
+  {
+    name: "an allow-list of source ranges",
+    set: { "commonAnnotations.nginx\\.ingress\\.kubernetes\\.io/whitelist-source-range": "10.0.0.0/8" },
+  },
+  { name: "the addons path itself allowed", files: ["ci/local-values.yaml"], set: { "sandbox.local.addonsHostPath": "/home/dev/src" } },
 ];
 
 describe.each(helmBinaries())("$name", ({ path: helm }) => {
   describe("values.schema.json rejects bad values with a message naming them", () => {
-    it.concurrent.each(rejected)("$name", async ({ set, message }) => {
-      const run = await helmTemplateRun({ set, helm });
+    it.concurrent.each(rejected)("$name", async ({ set, files, message }) => {
+      const run = await helmTemplateRun({ set, valuesFiles: files, helm });
       expect(run.exitCode, run.stdout.slice(0, 200)).not.toBe(0);
       expect(run.stderr).toMatch(message);
     });
   });
 
   describe("values.schema.json accepts good values", () => {
-    it.concurrent.each(accepted)("$name", async ({ set }) => {
-      const run = await helmTemplateRun({ set, helm });
+    it.concurrent.each(accepted)("$name", async ({ set, files }) => {
+      const run = await helmTemplateRun({ set, valuesFiles: files, helm });
       expect(run.stderr).toBe("");
       expect(run.exitCode).toBe(0);
     });

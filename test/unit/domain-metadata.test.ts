@@ -10,7 +10,9 @@ import {
   type NamespaceLike,
   namespaceMetadata,
   podSecurityLabels,
+  REPO_LABEL,
   readSandboxRecord,
+  repoHash,
   type SandboxRecord,
 } from "../../src/domain/metadata.js";
 
@@ -75,7 +77,8 @@ describe("namespaceMetadata", () => {
       terminating: false,
     };
     expect(namespaceMetadata(record)).toEqual({
-      labels: OURS,
+      // The owning repository is a label too, so ownership is part of what selects a namespace.
+      labels: { ...OURS, [REPO_LABEL]: repoHash("acme/shop") },
       annotations: {
         "k8s-dev-sandbox/repo": "acme/shop",
         "k8s-dev-sandbox/branch": "feature/X",
@@ -136,6 +139,7 @@ describe("readSandboxRecord", () => {
     const meta = namespaceMetadata(written);
     expect(readSandboxRecord({ name: "dev-sandbox-feature-x", ...meta })).toEqual({
       ...written,
+      repoHash: repoHash("acme/shop"),
       namespace: "dev-sandbox-feature-x",
       terminating: false,
     });
@@ -218,5 +222,19 @@ describe("podSecurityLabels", () => {
 
   it("rejects unknown levels", () => {
     expect(() => podSecurityLabels("strict" as "baseline")).toThrow(InputError);
+  });
+});
+
+describe("repoHash", () => {
+  it("is a valid label value, the same whatever the case of the name, and differs per repository", () => {
+    const hash = repoHash("Acme/Shop");
+    expect(hash).toMatch(/^[0-9a-f]{20}$/);
+    expect(repoHash("acme/shop")).toBe(hash);
+    expect(repoHash("acme/shop2")).not.toBe(hash);
+    expect(repoHash("other/shop")).not.toBe(hash);
+  });
+
+  it("is written only when the repository is known (the CLI knows none)", () => {
+    expect(namespaceMetadata({ key: "feature-x" }).labels).toEqual(OURS);
   });
 });

@@ -145,14 +145,8 @@ describe("resolvePullRequestTarget", () => {
   it.each([
     { name: "extend, own branch", body: "/sandbox extend 1d", pr: apiPr(), operation: "extend", fork: false },
     { name: "redeploy, own branch", body: "/sandbox redeploy", pr: apiPr(), operation: "deploy", fork: false },
-    {
-      name: "redeploy, unlabelled fork",
-      body: "/sandbox redeploy",
-      pr: apiPr({ fork: "x/y" }),
-      operation: "skip",
-      fork: true,
-      reason: "fork",
-    },
+    // The fork's approval is checked by the caller against the commit's statuses, not the label.
+    { name: "redeploy, unlabelled fork", body: "/sandbox redeploy", pr: apiPr({ fork: "x/y" }), operation: "deploy", fork: true },
     {
       name: "redeploy, labelled fork",
       body: "/sandbox redeploy",
@@ -180,6 +174,14 @@ describe("resolvePullRequestTarget", () => {
     expect(result.needsPermission).toBe(true);
     if (reason) expect(result.reason).toContain(reason);
     if (fork !== undefined) expect(result.target).toMatchObject({ branch: "changes", pullRequest: 1 });
+  });
+
+  it("redeploys a comment's PR from its prebuilt image, never from the checkout", () => {
+    expect(resolvePullRequestTarget(commentPlan("/sandbox redeploy"), apiPr(), settings())).toMatchObject({
+      operation: "deploy",
+      image: "prebuilt",
+      target: { commit: "ec26c3e57ca3a959ca5aad62de7213c562f8c821" },
+    });
   });
 
   it("keeps the extension asked for", () => {

@@ -125,8 +125,13 @@ describe("pull_request", () => {
     expect(result.reason).toContain("draft");
   });
 
-  it("treats pull_request_target like pull_request", () => {
-    expect(plan("pull_request_target", pullRequest("synchronize")).operation).toBe("deploy");
+  it("never deploys on pull_request_target: previews come from the build workflow", () => {
+    expect(plan("pull_request_target", pullRequest("synchronize"))).toMatchObject({ operation: "skip", target: { fork: false } });
+    expect(plan("pull_request_target", pullRequest("opened", { fork: "stranger/Hello-World" })).operation).toBe("skip");
+  });
+
+  it("builds its own branches' PRs from the checkout", () => {
+    expect(plan("pull_request", pullRequest("opened"))).toMatchObject({ operation: "deploy", image: "build" });
   });
 
   it.each([
@@ -135,19 +140,13 @@ describe("pull_request", () => {
       over: { fork: "stranger/Hello-World" },
       action: "opened",
       operation: "skip",
-      reason: 'until a maintainer adds the label "sandbox:allow"',
+      reason: "deployed by workflow_run",
     },
+    // A label is no approval of the code pushed after it: the workflow_run deploy checks the commit's approval.
     {
       name: "fork with label",
       over: { fork: "stranger/Hello-World", labels: ["sandbox:allow"] },
       action: "synchronize",
-      operation: "deploy",
-      reason: "allowed by label",
-    },
-    {
-      name: "fork with another label",
-      over: { fork: "stranger/Hello-World", labels: ["bug"] },
-      action: "opened",
       operation: "skip",
       reason: "fork",
     },
@@ -179,16 +178,10 @@ describe("pull_request", () => {
     expect(result.target).toEqual({ branch: "changes", pullRequest: 2, commit: SHA, fork: true, headRepo: "stranger/Hello-World" });
   });
 
-  it("deploys a fork when a maintainer adds the allow label", () => {
-    const payload = pullRequest("labeled", { fork: "stranger/Hello-World", labels: ["sandbox:allow"] });
-    payload.label = { name: "sandbox:allow" };
-    expect(plan("pull_request", payload)).toMatchObject({ operation: "deploy", target: { fork: true } });
-  });
-
-  it("honours a custom fork label", () => {
-    const payload = pullRequest("opened", { fork: "stranger/Hello-World", labels: ["preview-ok"] });
-    expect(plan("pull_request", payload, { forkLabel: "preview-ok" }).operation).toBe("deploy");
-    expect(plan("pull_request", payload).operation).toBe("skip");
+  it("lets a fork's unprivileged run build (command: build), never deploy", () => {
+    const payload = pullRequest("synchronize", { fork: "stranger/Hello-World" });
+    expect(plan("pull_request", payload, { command: "build" })).toMatchObject({ operation: "build", target: { fork: true, commit: SHA } });
+    expect(plan("pull_request", payload, { command: "deploy" }).operation).toBe("skip");
   });
 });
 

@@ -32,7 +32,8 @@ describe("the Action's inputs", () => {
     const { asked, get } = inputsFrom({ "base-domain": "preview.example.com" });
     readInputs(get, "/workspace");
     expect([...asked].sort()).toEqual(Object.keys(actionYml.inputs).sort());
-    expect(actionYml.runs).toEqual({ using: "node24", main: "dist/index.js" });
+    // The post step removes the kubeconfig written under RUNNER_TEMP, whatever became of the main step.
+    expect(actionYml.runs).toEqual({ using: "node24", main: "dist/index.js", post: "dist/post.js", "post-if": "always()" });
     expect(Object.keys(actionYml.outputs).sort()).toEqual(["expires-at", "image", "namespace", "result", "sandbox", "url"]);
   });
 
@@ -45,8 +46,33 @@ describe("the Action's inputs", () => {
     expect(inputs.settings.waitTimeoutMs).toBe(10 * 60_000);
     expect(inputs.settings.prefix).toBe("dev-sandbox-");
     expect(inputs.settings.podSecurity).toBe("restricted");
+    // charts/sandbox-access's role, bound by the engine in each new sandbox.
+    expect(inputs.settings.sandboxRole).toBe("k8s-dev-sandbox:sandbox");
     expect(inputs.forkLabel).toBe("sandbox:allow");
     expect(inputs.settings.imageRepository).toBeUndefined();
+    expect(inputs.ambientCredentials).toBe(false);
+    expect(inputs.settings.maxSandboxes).toBe(20);
+    expect(inputs.requirePullRequest).toBe(false);
+    expect(inputs.imageRef).toBeUndefined();
+  });
+
+  it("reads the prebuilt image, the archive path and the build command", () => {
+    const { get } = inputsFrom({
+      "base-domain": "preview.example.com",
+      command: "build",
+      "image-ref": "ghcr.io/acme/shop-sandbox:sha-0123",
+      "image-archive": "image.tar",
+      "max-sandboxes": "0",
+      "ambient-credentials": "true",
+    });
+    const inputs = readInputs(get, "/workspace");
+    expect(inputs).toMatchObject({
+      command: "build",
+      imageRef: "ghcr.io/acme/shop-sandbox:sha-0123",
+      imageArchive: "/workspace/image.tar",
+    });
+    expect(inputs.ambientCredentials).toBe(true);
+    expect(inputs.settings.maxSandboxes).toBe(0);
   });
 
   it.each([
@@ -60,16 +86,72 @@ describe("the Action's inputs", () => {
     [{ "namespace-prefix": "Bad_Prefix" }, /prefix/i],
     [{ "base-domain": "" }, /base-domain: is required/],
     [{ values: "does/not/exist.yaml" }, /values: .* does not exist/],
+    [{ "image-ref": "shop-sandbox" }, /image-ref: .* is not of the form/],
+    [{ "max-sandboxes": "-1" }, /max-sandboxes: "-1" is not a number/],
+    [{ "ambient-credentials": "sometimes" }, /ambient-credentials/],
+    [{ "sandbox-role": "a/b" }, /sandbox-role: "a\/b" is not a ClusterRole name/],
   ])("names the bad input in %j", (values, message) => {
     const { get } = inputsFrom({ "base-domain": "preview.example.com", ...values });
     expect(() => readInputs(get, "/workspace")).toThrow(message);
   });
 });
 
+describe("the sandbox role input", () => {
+  it("binds nothing when set empty (a kubeconfig that has the rights already)", () => {
+    const { get } = inputsFrom({ "base-domain": "preview.example.com", "sandbox-role": " " });
+    expect(readInputs(get, "/workspace").settings.sandboxRole).toBeUndefined();
+  });
+});
+
 describe("secrets of a kubeconfig input", () => {
-  it("registers the whole content and each credential in it", () => {
-    const content = "apiVersion: v1\nusers:\n- name: u\n  user:\n    token: abc-token-123\n    client-key-data: S0VZREFUQQ==\n";
-    expect(kubeconfigSecrets(content)).toEqual([content, "abc-token-123", "S0VZREFUQQ=="]);
+  const pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAsecretline1\nQWERTYsecretline2xyz\n-----END RSA PRIVATE KEY-----\n";
+  const keyData = Buffer.from(pem).toString("base64");
+  const content = [
+    "apiVersion: v1",
+    "users:",
+    "- name: token-user",
+    "  user:",
+    "    token: abc-token-123",
+    "- name: cert-user",
+    "  user:",
+    `    client-key-data: ${keyData}`,
+    "- name: oidc",
+    "  user:",
+    "    auth-provider:",
+    "      name: oidc",
+    "      config: { id-token: the-id-token-1, refresh-token: the-refresh-token-2, client-secret: the-client-secret-3 }",
+    "- name: exec",
+    "  user:",
+    "    exec: { command: aws, env: [{ name: AWS_SECRET_ACCESS_KEY, value: the-aws-secret-4 }] }",
+    "- name: basic",
+    "  user: { username: admin, password: the-password-5 }",
+  ].join("\n");
+
+  it("registers the whole content and every credential form in it", () => {
+    const secrets = kubeconfigSecrets(content);
+    expect(secrets[0]).toBe(content);
+    for (const value of [
+      "abc-token-123",
+      Buffer.from("abc-token-123").toString("base64"),
+      keyData,
+      // client-key-data decoded, and each line of the PEM key on its own
+      pem,
+      "MIIEowIBAAKCAQEAsecretline1",
+      "QWERTYsecretline2xyz",
+      "the-id-token-1",
+      "the-refresh-token-2",
+      "the-client-secret-3",
+      "the-aws-secret-4",
+      "the-password-5",
+      Buffer.from("admin:the-password-5").toString("base64"),
+    ]) {
+      expect(secrets, value).toContain(value);
+    }
+    // PEM armour lines are not secret, and masking them would blank every certificate in the log.
+    expect(secrets).not.toContain("-----BEGIN RSA PRIVATE KEY-----");
+  });
+
+  it("still masks content that is not YAML, and nothing when there is none", () => {
     expect(kubeconfigSecrets("not: [yaml")).toEqual(["not: [yaml"]);
     expect(kubeconfigSecrets(undefined)).toEqual([]);
   });

@@ -5,9 +5,12 @@
 import { getOctokit } from "@actions/github";
 import { retry } from "@octokit/plugin-retry";
 import { throttling } from "@octokit/plugin-throttling";
+import { APPROVAL_CONTEXT, type CommitStatusFact } from "../../domain/trust.js";
 import type { Logger } from "../logger.js";
 
 export const STICKY_MARKER = "<!-- k8s-dev-sandbox:sticky -->";
+/** Who comments when the token cannot say (GET /user refuses the workflow token and app tokens). */
+export const WORKFLOW_BOT = "github-actions[bot]";
 
 export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "none";
 export type DeploymentState = "in_progress" | "success" | "failure" | "error" | "inactive" | "queued" | "pending";
@@ -26,6 +29,7 @@ export class GitHub {
   readonly owner: string;
   readonly repo: string;
   private readonly octokit: Octokit;
+  private me?: Promise<string>;
 
   constructor(private readonly options: GitHubOptions) {
     const [owner, repo] = options.repository.split("/");
@@ -66,8 +70,10 @@ export class GitHub {
       issue_number: issueNumber,
       per_page: 100,
     });
-    // Anyone can paste the marker; only a comment made by a bot/app can be ours.
-    const ours = comments.find((c) => c.body?.includes(STICKY_MARKER) && (c.user?.type === "Bot" || c.performed_via_github_app));
+    // Anyone can paste the marker, and another bot or app may too: only a
+    // comment written by this token's own login is ours to edit.
+    const me = (await this.login()).toLowerCase();
+    const ours = comments.find((c) => c.body?.includes(STICKY_MARKER) && c.user?.login?.toLowerCase() === me);
     if (ours) {
       try {
         await this.octokit.rest.issues.updateComment({ ...this.base, comment_id: ours.id, body: text });
@@ -78,6 +84,22 @@ export class GitHub {
     }
     const created = await this.octokit.rest.issues.createComment({ ...this.base, issue_number: issueNumber, body: text });
     return created.data.id;
+  }
+
+  /**
+   * The login this token writes as. A personal token can ask GET /user; the
+   * workflow token cannot (403), and what it writes is signed
+   * github-actions[bot].
+   */
+  login(): Promise<string> {
+    this.me ??= this.octokit.rest.users.getAuthenticated().then(
+      ({ data }) => data.login,
+      (error: unknown) => {
+        this.options.logger.debug(`GET /user: ${describe(error)}; taking ${WORKFLOW_BOT} as this token's login`);
+        return WORKFLOW_BOT;
+      },
+    );
+    return this.me;
   }
 
   async reply(issueNumber: number, body: string): Promise<void> {
@@ -158,11 +180,65 @@ export class GitHub {
     return new Set(branches.map((b) => b.name));
   }
 
+  /** The head commit of a branch of this repository; undefined when the branch does not exist. */
+  async branchHead(branch: string): Promise<string | undefined> {
+    try {
+      const { data } = await this.octokit.rest.repos.getBranch({ ...this.base, branch });
+      return data.commit.sha;
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** The open pull request whose head is `owner:branch`, as the REST API lists it; undefined when there is none. */
+  async openPullRequestByHead(owner: string, branch: string): Promise<unknown> {
+    const { data } = await this.octokit.rest.pulls.list({ ...this.base, state: "open", head: `${owner}:${branch}`, per_page: 10 });
+    return data[0];
+  }
+
+  /** The commit statuses of one commit that record approvals (newest first, as GitHub lists them). */
+  async approvals(sha: string): Promise<CommitStatusFact[]> {
+    const statuses = await this.octokit.paginate(this.octokit.rest.repos.listCommitStatusesForRef, {
+      ...this.base,
+      ref: sha,
+      per_page: 100,
+    });
+    return statuses
+      .filter((s) => s.context === APPROVAL_CONTEXT)
+      .map((s) => ({ context: s.context, state: s.state, description: s.description, createdAt: s.created_at }));
+  }
+
+  /** Records (success) or withdraws (failure) the approval of exactly one commit. */
+  async setApproval(sha: string, state: "success" | "failure", description: string, targetUrl?: string): Promise<void> {
+    await this.octokit.rest.repos.createCommitStatus({
+      ...this.base,
+      sha,
+      state,
+      context: APPROVAL_CONTEXT,
+      description: description.slice(0, 140),
+      target_url: targetUrl,
+    });
+  }
+
+  /** Takes a label off an issue or PR; one that is not there counts as removed. */
+  async removeLabel(issueNumber: number, name: string): Promise<void> {
+    try {
+      await this.octokit.rest.issues.removeLabel({ ...this.base, issue_number: issueNumber, name });
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+
   /** The pull request as the REST API returns it; the domain reads what it needs. */
   async pullRequest(number: number): Promise<unknown> {
     const { data } = await this.octokit.rest.pulls.get({ ...this.base, pull_number: number });
     return data;
   }
+}
+
+function statusOf(error: unknown): number | undefined {
+  return error && typeof error === "object" && "status" in error ? Number((error as { status: unknown }).status) : undefined;
 }
 
 export function describe(error: unknown): string {

@@ -10,16 +10,31 @@ export interface BuildRequest {
   image: string;
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
+  /** More tags of the same image in the same repository (the commit's tag beside the content tag). */
+  alsoTags?: string[];
+  /**
+   * Write the image to this OCI archive instead of pushing it: the
+   * unprivileged build of a fork has no registry credentials, and a
+   * trusted job pushes the archive (see examples/workflows).
+   */
+  archive?: string;
 }
 
 export interface ImageBuilder {
   readonly name: "docker" | "buildah";
-  /** Builds the image and pushes it to its registry. */
+  /** Builds the image and pushes it (with its extra tags) to its registry, or writes it to `archive`. */
   buildAndPush(req: BuildRequest, onLine?: (line: string) => void): Promise<void>;
+}
+
+/** `registry/name:tag` for each extra tag of the request's image. */
+export function extraRefs(req: Pick<BuildRequest, "image" | "alsoTags">): string[] {
+  const repository = req.image.slice(0, req.image.lastIndexOf(":"));
+  return (req.alsoTags ?? []).map((tag) => `${repository}:${tag}`);
 }
 
 function commonArgs(req: BuildRequest): string[] {
   const args = ["--file", req.dockerfile, "--tag", req.image];
+  for (const ref of extraRefs(req)) args.push("--tag", ref);
   for (const [key, value] of Object.entries(req.buildArgs)) args.push("--build-arg", `${key}=${value}`);
   for (const [key, value] of Object.entries(req.labels)) args.push("--label", `${key}=${value}`);
   return args;
@@ -36,8 +51,14 @@ export function buildahPushArgs(image: string): string[] {
   return ["push", ...(insecure ? ["--tls-verify=false"] : []), image, `docker://${image}`];
 }
 
+/** The image as an OCI archive whose one reference is the image's own (skopeo and buildah read it back). */
+export function buildahArchiveArgs(image: string, archive: string): string[] {
+  return ["push", image, `oci-archive:${archive}:${image}`];
+}
+
 export function dockerBuildArgs(req: BuildRequest): string[] {
-  return ["buildx", "build", "--push", "--provenance=false", ...commonArgs(req), req.context];
+  const output = req.archive ? [`--output=type=oci,dest=${req.archive}`] : ["--push"];
+  return ["buildx", "build", ...output, "--provenance=false", ...commonArgs(req), req.context];
 }
 
 export class BuildahBuilder implements ImageBuilder {
@@ -54,7 +75,11 @@ export class BuildahBuilder implements ImageBuilder {
       STORAGE_DRIVER: process.env.STORAGE_DRIVER ?? "vfs",
     };
     await this.run(this.binary, buildahBuildArgs(req), { env, onLine });
-    await this.run(this.binary, buildahPushArgs(req.image), { env, onLine });
+    if (req.archive) {
+      await this.run(this.binary, buildahArchiveArgs(req.image, req.archive), { env, onLine });
+      return;
+    }
+    for (const ref of [req.image, ...extraRefs(req)]) await this.run(this.binary, buildahPushArgs(ref), { env, onLine });
   }
 }
 

@@ -4,7 +4,7 @@
 // unchanged tree (a re-run, a rebase that did not touch the addons) finds the
 // image in the registry and skips building and pushing altogether.
 import { createHash } from "node:crypto";
-import { lstat, readdir, readFile } from "node:fs/promises";
+import { lstat, readdir, readFile, readlink } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import dockerignoreModule from "@balena/dockerignore";
 
@@ -27,14 +27,24 @@ export async function contentTag(inputs: BuildInputs): Promise<string> {
   return `src-${hash.digest("hex").slice(0, 20)}`;
 }
 
-/** A digest of a directory's files (names, exec bits, contents) that .dockerignore lets through. */
+/**
+ * A digest of a directory's files (names, exec bits, contents) that
+ * .dockerignore lets through. A symlink goes into the build context as a
+ * link, so what it points at is its content: retargeting one changes the
+ * image, while the directory the tree sits in (another checkout) does not.
+ */
 export async function treeDigest(dir: string): Promise<string> {
   const hash = createHash("sha256");
   for (const file of await contextFiles(dir)) {
     const full = join(dir, file);
     const stat = await lstat(full);
+    if (stat.isSymbolicLink()) {
+      hash.update(`\0link\0${file}\0`);
+      hash.update(await readlink(full));
+      continue;
+    }
     hash.update(`\0file\0${file}\0${stat.mode & 0o111 ? "x" : "-"}\0`);
-    hash.update(stat.isSymbolicLink() ? `link:${full}` : await readFile(full));
+    hash.update(await readFile(full));
   }
   return hash.digest("hex");
 }

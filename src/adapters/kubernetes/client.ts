@@ -3,11 +3,14 @@
 import {
   ApiException,
   AppsV1Api,
+  AuthenticationV1Api,
+  AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
   KubeConfig,
   KubernetesObjectApi,
   PatchStrategy,
+  RbacAuthorizationV1Api,
   type V1Namespace,
 } from "@kubernetes/client-node";
 
@@ -18,6 +21,9 @@ export interface KubeConnection {
   core: CoreV1Api;
   apps: AppsV1Api;
   coordination: CoordinationV1Api;
+  rbac: RbacAuthorizationV1Api;
+  authentication: AuthenticationV1Api;
+  authorization: AuthorizationV1Api;
   objects: KubernetesObjectApi;
   /** The API server's address, for messages. */
   server: string;
@@ -41,6 +47,9 @@ export function connect(options: { kubeconfigContent?: string; context?: string 
     core: config.makeApiClient(CoreV1Api),
     apps: config.makeApiClient(AppsV1Api),
     coordination: config.makeApiClient(CoordinationV1Api),
+    rbac: config.makeApiClient(RbacAuthorizationV1Api),
+    authentication: config.makeApiClient(AuthenticationV1Api),
+    authorization: config.makeApiClient(AuthorizationV1Api),
     objects: KubernetesObjectApi.makeApiClient(config),
     server: cluster.server,
   };
@@ -57,6 +66,10 @@ export function isNotFound(error: unknown): boolean {
 
 export function isConflict(error: unknown): boolean {
   return statusCode(error) === 409;
+}
+
+export function isForbidden(error: unknown): boolean {
+  return statusCode(error) === 403;
 }
 
 /** Network errors and 5xx/429 are worth retrying; 4xx answers are final. */
@@ -83,7 +96,10 @@ export function describeKubeError(error: unknown): string {
     }
     return `HTTP ${error.code}: ${message ?? error.message}`;
   }
-  return error instanceof Error ? error.message : String(error);
+  if (!(error instanceof Error)) return String(error);
+  // fetch says only "fetch failed"; the reason (ECONNREFUSED, a TLS error) is its cause.
+  const cause = (error as { cause?: unknown }).cause;
+  return cause instanceof Error && !error.message.includes(cause.message) ? `${error.message}: ${cause.message}` : error.message;
 }
 
 /** Retries `fn` on transient failures with backoff; gives up after `attempts`. */

@@ -2,8 +2,15 @@
 // a coordination.k8s.io Lease in the sandbox's namespace. The holder renews
 // it while working; a holder that died stops renewing and its lease expires,
 // so a killed run never blocks the next one for longer than the lease.
+//
+// A holder that cannot renew (API server unreachable, the lease taken over)
+// must stop before someone else may take the lease, or two runs would drive
+// Helm at once: the held lock carries an AbortSignal that fires when renewal
+// has failed for two thirds of the lease, or at once when another holder
+// shows up. Operations pass it to Helm and to their waits.
+import { randomBytes } from "node:crypto";
 import type { V1Lease } from "@kubernetes/client-node";
-import { type KubeConnection, isConflict, isNotFound, withRetry } from "./client.js";
+import { describeKubeError, isConflict, isNotFound, type KubeConnection, withRetry } from "./client.js";
 
 export const LOCK_NAME = "k8s-dev-sandbox-lock";
 
@@ -14,6 +21,8 @@ export interface LockOptions {
   waitTimeoutMs?: number;
   /** Called while waiting, at most every 10 s, with the current holder. */
   onWait?: (holder: string, waitedMs: number) => void;
+  /** Called once when the lock is lost, with why. */
+  onLost?: (error: LockLostError) => void;
 }
 
 export class LockTimeoutError extends Error {
@@ -22,17 +31,48 @@ export class LockTimeoutError extends Error {
     readonly holder: string,
   ) {
     super(`another operation (${holder}) holds the lock of ${namespace}`);
+    this.name = "LockTimeoutError";
+  }
+}
+
+/** The lock was lost while the operation ran: it must stop, someone else may be working. */
+export class LockLostError extends Error {
+  constructor(
+    readonly namespace: string,
+    readonly reason: string,
+  ) {
+    super(`lost the lock of ${namespace}: ${reason}; stopped so that two runs never change the sandbox at once`);
+    this.name = "LockLostError";
   }
 }
 
 export interface HeldLock {
+  /** Aborted (with a LockLostError as its reason) when the lock is lost. */
+  readonly signal: AbortSignal;
+  /** Throws the LockLostError when the lock was lost. */
+  check(): void;
   release(): Promise<void>;
+}
+
+/**
+ * The identity written into the lease: the caller's label plus a token of
+ * this acquisition. Two processes given the same label (two jobs of one
+ * workflow run, two terminals of one user) must never both count as the holder.
+ */
+export function holderIdentity(label: string, token = randomBytes(4).toString("hex")): string {
+  return `${label} [${token}]`;
+}
+
+/** The label part of a lease's holder identity, for messages. */
+export function holderLabel(identity: string | undefined): string {
+  return (identity ?? "unknown").replace(/ \[[0-9a-f]+\]$/, "");
 }
 
 export async function acquireLock(kube: KubeConnection, namespace: string, holder: string, options: LockOptions = {}): Promise<HeldLock> {
   const leaseSeconds = options.leaseSeconds ?? 45;
   const deadline = Date.now() + (options.waitTimeoutMs ?? 10 * 60_000);
   const started = Date.now();
+  const identity = holderIdentity(holder);
   let lastReport = 0;
   const api = kube.coordination;
 
@@ -49,21 +89,22 @@ export async function acquireLock(kube: KubeConnection, namespace: string, holde
       kind: "Lease",
       metadata: { name: LOCK_NAME, namespace, resourceVersion: current?.metadata?.resourceVersion },
       spec: {
-        holderIdentity: holder,
-        leaseDurationSeconds: leaseSeconds,
+        holderIdentity: identity,
+        // An integer on the wire; tests use fractions of a second with fakes.
+        leaseDurationSeconds: Math.max(1, Math.round(leaseSeconds)),
         acquireTime: microTime(now),
         renewTime: microTime(now),
         leaseTransitions: (current?.spec?.leaseTransitions ?? 0) + (current ? 1 : 0),
       },
     };
     const otherHolder = current?.spec?.holderIdentity;
-    const free = !current || !otherHolder || otherHolder === holder || isExpired(current, now);
+    const free = !current || !otherHolder || otherHolder === identity || isExpired(current, now);
     if (free) {
       try {
         const taken = current
           ? await api.replaceNamespacedLease({ name: LOCK_NAME, namespace, body })
           : await api.createNamespacedLease({ namespace, body });
-        return startRenewing(kube, namespace, holder, taken, leaseSeconds);
+        return startRenewing(kube, namespace, identity, taken, leaseSeconds, options.onLost);
       } catch (error) {
         // 409 on create (AlreadyExists) or replace (stale resourceVersion):
         // someone else won the race for the lease, so look again.
@@ -71,10 +112,10 @@ export async function acquireLock(kube: KubeConnection, namespace: string, holde
       }
     } else {
       const waited = Date.now() - started;
-      if (Date.now() > deadline) throw new LockTimeoutError(namespace, otherHolder ?? "unknown");
+      if (Date.now() > deadline) throw new LockTimeoutError(namespace, holderLabel(otherHolder));
       if (waited - lastReport >= 10_000 || lastReport === 0) {
         lastReport = waited || 1;
-        options.onWait?.(otherHolder ?? "unknown", waited);
+        options.onWait?.(holderLabel(otherHolder), waited);
       }
     }
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -98,9 +139,41 @@ function isExpired(lease: V1Lease, now: Date): boolean {
   return new Date(renew).getTime() + duration < now.getTime();
 }
 
-function startRenewing(kube: KubeConnection, namespace: string, holder: string, lease: V1Lease, leaseSeconds: number): HeldLock {
+function startRenewing(
+  kube: KubeConnection,
+  namespace: string,
+  identity: string,
+  lease: V1Lease,
+  leaseSeconds: number,
+  onLost?: (error: LockLostError) => void,
+): HeldLock {
+  const api = kube.coordination;
+  const leaseMs = leaseSeconds * 1000;
+  // Renew three times per lease; after a failure try again soon, but give up
+  // (and fence) once two thirds of the lease passed without a renewal, which
+  // leaves the last third for Helm to stop before anyone may take over.
+  const intervalMs = leaseMs / 3;
+  const retryMs = Math.min(1_000, intervalMs / 2);
+  const giveUpAfterMs = (leaseMs * 2) / 3;
+  const controller = new AbortController();
   let latest = lease;
+  let lastRenewed = Date.now();
+  let attempts = 0;
   let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const lose = (reason: string) => {
+    if (controller.signal.aborted) return;
+    stopped = true;
+    const error = new LockLostError(namespace, reason);
+    controller.abort(error);
+    onLost?.(error);
+  };
+  const schedule = (ms: number) => {
+    if (stopped) return;
+    timer = setTimeout(() => void renew(), ms);
+    timer.unref();
+  };
   const renew = async () => {
     if (stopped) return;
     try {
@@ -108,21 +181,52 @@ function startRenewing(kube: KubeConnection, namespace: string, holder: string, 
         ...latest,
         spec: { ...latest.spec, renewTime: microTime(new Date()), acquireTime: microTime(latest.spec?.acquireTime ?? new Date()) },
       };
-      latest = await kube.coordination.replaceNamespacedLease({ name: LOCK_NAME, namespace, body });
-    } catch {
-      // A missed renewal is retried on the next tick; the lease outlives two misses.
+      latest = await api.replaceNamespacedLease({ name: LOCK_NAME, namespace, body });
+      lastRenewed = Date.now();
+      attempts = 0;
+      schedule(intervalMs);
+      return;
+    } catch (error) {
+      if (stopped) return;
+      let failure = error;
+      if (isNotFound(error)) return lose("its lease was deleted");
+      if (isConflict(error)) {
+        // Changed since our last renewal: a renewal of ours whose answer was
+        // lost, or a new holder after our lease ran out. Ours only if it still names us.
+        try {
+          const current = await api.readNamespacedLease({ name: LOCK_NAME, namespace });
+          if (current.spec?.holderIdentity !== identity) return lose(`${holderLabel(current.spec?.holderIdentity)} took it over`);
+          latest = current;
+          return schedule(0);
+        } catch (again) {
+          if (isNotFound(again)) return lose("its lease was deleted");
+          failure = again;
+        }
+      }
+      attempts++;
+      const silentMs = Date.now() - lastRenewed;
+      if (silentMs >= giveUpAfterMs) {
+        return lose(`could not renew it for ${Math.round(silentMs / 1000)}s (${attempts} attempts; last: ${describeKubeError(failure)})`);
+      }
+      schedule(retryMs);
     }
   };
-  const timer = setInterval(() => void renew(), (leaseSeconds * 1000) / 3);
-  timer.unref();
+  schedule(intervalMs);
+
   return {
+    signal: controller.signal,
+    check() {
+      if (controller.signal.aborted) throw controller.signal.reason;
+    },
     async release() {
+      const lost = controller.signal.aborted;
       stopped = true;
-      clearInterval(timer);
+      clearTimeout(timer);
+      if (lost) return; // not ours any more: whatever is there belongs to someone else
       // Delete the version we hold: one request, and a lease someone took
       // over after ours expired (a newer version) is never deleted.
       const remove = (resourceVersion: string | undefined) =>
-        kube.coordination.deleteNamespacedLease({ name: LOCK_NAME, namespace, body: { preconditions: { resourceVersion } } });
+        api.deleteNamespacedLease({ name: LOCK_NAME, namespace, body: { preconditions: { resourceVersion } } });
       try {
         await remove(latest.metadata?.resourceVersion);
       } catch (error) {
@@ -130,8 +234,8 @@ function startRenewing(kube: KubeConnection, namespace: string, holder: string, 
         if (!isConflict(error)) throw error;
         // Changed since: a renewal still in flight, or a new holder. Ours only if it still names us.
         try {
-          const current = await kube.coordination.readNamespacedLease({ name: LOCK_NAME, namespace });
-          if (current.spec?.holderIdentity === holder) await remove(current.metadata?.resourceVersion);
+          const current = await api.readNamespacedLease({ name: LOCK_NAME, namespace });
+          if (current.spec?.holderIdentity === identity) await remove(current.metadata?.resourceVersion);
         } catch (again) {
           if (!isNotFound(again) && !isConflict(again)) throw again;
         }

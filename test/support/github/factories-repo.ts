@@ -142,7 +142,7 @@ export function repositoryObject(site: Site, fork?: { owner: string }): Record<s
   };
 }
 
-function labelObject(site: Site, name: string): Record<string, unknown> {
+export function labelObject(site: Site, name: string): Record<string, unknown> {
   const id = stableId(`label:${name}`);
   return {
     id,

@@ -8,6 +8,7 @@ import type { Site } from "./factories-repo.js";
 import { deploymentRoutes } from "./routes-deployments.js";
 import { issueRoutes } from "./routes-issues.js";
 import { repoRoutes } from "./routes-repos.js";
+import { statusRoutes } from "./routes-statuses.js";
 import { handle, type InjectedFailure, type Pipeline, type RecordedRequest } from "./server.js";
 import { routes } from "./spec.js";
 import {
@@ -80,6 +81,7 @@ function buildState(options: StandinOptions): StandinState {
     comments: new Map(),
     reactions: new Map(),
     deployments: [],
+    statuses: new Map(),
     environments: new Map(),
     deletedEnvironments: [],
     deletedDeployments: [],
@@ -124,7 +126,7 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
   const pipeline: Pipeline = {
     site,
     state,
-    handlers: { ...issueRoutes, ...deploymentRoutes, ...repoRoutes },
+    handlers: { ...issueRoutes, ...deploymentRoutes, ...repoRoutes, ...statusRoutes },
     token: options.token,
     validateResponses: options.validateResponses ?? true,
     failures: [],

@@ -93,6 +93,18 @@ export interface DeploymentRecord {
   statuses: DeploymentStatusRecord[];
 }
 
+/** A commit status (`POST /statuses/{sha}`), e.g. the engine's approval of a fork's commit. */
+export interface CommitStatusRecord {
+  id: number;
+  sha: string;
+  state: "error" | "failure" | "pending" | "success";
+  context: string;
+  description: string | null;
+  targetUrl: string | null;
+  author: string;
+  createdAt: string;
+}
+
 export interface EnvironmentRecord {
   id: number;
   name: string;
@@ -122,6 +134,8 @@ export interface StandinState {
   /** Reactions per comment id. */
   reactions: Map<number, ReactionRecord[]>;
   deployments: DeploymentRecord[];
+  /** Commit statuses per sha, oldest first (the API lists them newest first). */
+  statuses: Map<string, CommitStatusRecord[]>;
   environments: Map<string, EnvironmentRecord>;
   deletedEnvironments: string[];
   deletedDeployments: number[];
