@@ -3,6 +3,8 @@
 //   (1) deploy through the engine vs raw `helm upgrade --install --wait --create-namespace`
 //   (2) sweep of 200 sandboxes, half expired, vs a shell loop over kubectl
 //   (3) a no-op redeploy
+//   (4) on the real node (real PostgreSQL, the Odoo stand-in's install, nginx):
+//       deploy through the engine vs raw helm --wait, same values, same node
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -146,6 +148,47 @@ done`;
 const shellSweep = await time(() => execa("bash", ["-c", shellLoop], { env: { ...env, KUBECTL: kubectl } }));
 await clearSweepFixtures("shell");
 
+// (4) the same comparison where pods really run. Each side installs a fresh
+// sandbox: PostgreSQL initializes, the init step installs the modules.
+const REAL_ROUNDS = Number(process.env.BENCH_REAL_ROUNDS ?? 2);
+const realEngine: number[] = [];
+const realHelm: number[] = [];
+const realSteps: Record<string, number>[] = [];
+if (process.env.GROUND_REAL_NODE === "1" && process.env.GROUND_REAL_NODE_VALUES) {
+  const realValues = process.env.GROUND_REAL_NODE_VALUES;
+  const realSettings = groundSettings(PREFIX, "bench.example.test", { waitTimeoutMs: 300_000, valuesFiles: [realValues] });
+  const realEngineInstance = createEngine({ settings: realSettings, logger: new MemoryLogger(), holder: "bench-real" });
+  for (let round = 0; round < REAL_ROUNDS; round++) {
+    const branch = `bench/real-${round}`;
+    const identity = sandboxIdentity({ branch, prefix: PREFIX, baseDomain: realSettings.baseDomain });
+    let steps: Record<string, number> = {};
+    realEngine.push(await time(async () => (steps = (await deploy(realEngineInstance, { branch })).timings)));
+    realSteps.push(steps);
+    await destroy(realEngineInstance, identity.key, { waitGone: true });
+    const rawNs = `${PREFIX}real-raw-${round}`;
+    const values = join(tmpdir(), `bench-real-values-${round}.yaml`);
+    writeFileSync(values, stringify(sandboxValues({ identity: { ...identity, namespace: rawNs }, mode: "ci", ttl: realSettings.ttlMs })));
+    realHelm.push(
+      await time(() =>
+        execa(
+          helm,
+          ["upgrade", "--install", "sandbox", CHART, "--namespace", rawNs, "--create-namespace"]
+            .concat(["--values", "charts/odoo-dev-sandbox/values-ci.yaml", "--values", realValues, "--values", values])
+            .concat(["--wait", "--timeout", "5m"]),
+          { env },
+        ),
+      ),
+    );
+    await execa(helm, ["uninstall", "sandbox", "-n", rawNs, "--wait"], { env });
+    await deleteNamespace(rawNs);
+    log(
+      `real node round ${round + 1}/${REAL_ROUNDS}: engine ${realEngine.at(-1)?.toFixed(0)} ms ${JSON.stringify(steps)}, raw helm ${realHelm.at(-1)?.toFixed(0)} ms`,
+    );
+  }
+} else {
+  log("no real node on this ground: the real-node deploy comparison is skipped");
+}
+
 const results = {
   date: new Date().toISOString(),
   machine: `${(await import("node:os")).cpus().length} cores`,
@@ -166,6 +209,18 @@ const results = {
     speedup: shellSweep / engineSweep,
   },
   noopRedeploy: { medianMs: median(noop), all: noop },
+  realNodeDeploy:
+    realEngine.length > 0
+      ? {
+          rounds: realEngine.length,
+          engineMedianMs: median(realEngine),
+          rawHelmWaitMedianMs: median(realHelm),
+          ratio: median(realEngine) / median(realHelm),
+          engine: realEngine,
+          engineSteps: realSteps,
+          rawHelm: realHelm,
+        }
+      : null,
 };
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/latest.json", `${JSON.stringify(results, null, 2)}\n`);
@@ -178,6 +233,11 @@ process.stdout.write(
     `| deploy (median of ${ROUNDS}) | ${f(results.deploy.engineMedianMs)} | raw helm --wait ${f(results.deploy.rawHelmWaitMedianMs)} | ${results.deploy.ratio.toFixed(2)}x the time |`,
     `| sweep ${SWEEP_COUNT} (half expired) | ${f(engineSweep)} | kubectl shell loop ${f(shellSweep)} | ${results.sweep.speedup.toFixed(1)}x faster |`,
     `| no-op redeploy (median of ${ROUNDS}) | ${f(results.noopRedeploy.medianMs)} | - | - |`,
+    ...(results.realNodeDeploy
+      ? [
+          `| deploy on the real node (median of ${results.realNodeDeploy.rounds}) | ${f(results.realNodeDeploy.engineMedianMs)} | raw helm --wait ${f(results.realNodeDeploy.rawHelmWaitMedianMs)} | ${results.realNodeDeploy.ratio.toFixed(2)}x the time |`,
+        ]
+      : []),
     "",
   ].join("\n"),
 );

@@ -6,7 +6,7 @@
 // pods live on the ground's own bridge. `up` is idempotent, `down` stops only
 // what `up` recorded and puts the host back. See docs/test-ground.md.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -92,12 +92,56 @@ export async function isHealthy(state: GroundState | undefined): Promise<boolean
   }
 }
 
+/**
+ * Brings the ground up, once: concurrent callers (the global setups of test
+ * projects running side by side, a person in another shell) wait for the
+ * first and then find it up.
+ */
 export async function up(): Promise<GroundState> {
   const dir = stateDir();
+  mkdirSync(dir, { recursive: true });
+  return withLock(join(dir, "up.lock"), () => upUnlocked(dir));
+}
+
+async function withLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 60 * 60_000;
+  for (;;) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: "wx" });
+      break;
+    } catch {
+      const holder = Number(readFileSync(lock, "utf8").trim() || "0");
+      // A lock left by a process that died is not held by anyone; an empty
+      // one may be a taker between creating and writing it.
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if ((holder && !isAlive(holder)) || (!holder && age > 5_000)) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`${lock} is held by pid ${holder} for an hour; is another \`up\` stuck?`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+async function upUnlocked(dir: string): Promise<GroundState> {
   const existing = readState(dir);
-  if (await isHealthy(existing)) {
+  const pinned = readVersions();
+  const stale = existing ? (Object.keys(pinned) as (keyof Versions)[]).filter((k) => existing.versions?.[k] !== pinned[k]) : [];
+  if ((await isHealthy(existing)) && stale.length === 0) {
     log(`already up (${dir})`);
     return existing as GroundState;
+  }
+  // A running ground of other versions is never reused silently: it is restarted with the pinned ones.
+  if (stale.length > 0 && existing) {
+    log(
+      `restarting: the running ground has ${stale.map((k) => `${k} ${existing.versions?.[k] ?? "?"}`).join(", ")}; versions.env pins ${stale.map((k) => `${k} ${pinned[k]}`).join(", ")}`,
+    );
   }
   await ensureTools();
   if (existing) await stopAll(existing);
