@@ -266,8 +266,17 @@ describe("upgrade", () => {
 });
 
 describe("uninstall", () => {
-  // What Kubernetes itself keeps in every namespace; events expire on their own.
-  const NAMESPACE_DEFAULTS = ["configmap/kube-root-ca.crt", "serviceaccount/default"];
+  // What Kubernetes itself keeps in every namespace (events expire on their
+  // own), and the chart's Secrets, kept on purpose (helm.sh/resource-policy:
+  // keep) so a reinstall over a kept PostgreSQL volume still has its password;
+  // the engine's destroy removes them with the namespace.
+  const NAMESPACE_DEFAULTS = [
+    "configmap/kube-root-ca.crt",
+    "serviceaccount/default",
+    "secret/sandbox-odoo-dev-sandbox-basic-auth",
+    "secret/sandbox-odoo-dev-sandbox-odoo",
+    "secret/sandbox-odoo-dev-sandbox-postgres",
+  ];
 
   it.each(["ci-a", "local-a"])("%s leaves nothing behind in its namespace", async (name) => {
     const s = sandboxes.find((x) => x.name === name) as Sandbox;

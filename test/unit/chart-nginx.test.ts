@@ -17,6 +17,12 @@ const cases: { name: string; files: string[]; set: Record<string, string | numbe
   { name: "local mode", files: ["ci/local-values.yaml"], set: {} },
   { name: "full (pgAdmin, workers)", files: ["ci/full-values.yaml"], set: {} },
   { name: "basic auth off", files: [], set: { "nginx.basicAuth.enabled": false } },
+  // https: real-IP module, the http->https redirect, HSTS and secure cookies.
+  {
+    name: "https sandbox URL",
+    files: ["values-ci.yaml"],
+    set: { "sandbox.host": "a.example.com", "sandbox.url": "https://a.example.com" },
+  },
 ];
 
 const dirs: string[] = [];

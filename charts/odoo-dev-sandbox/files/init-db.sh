@@ -81,6 +81,26 @@ run_odoo() {
     --workers=0 --max-cron-threads=0 "$@"
 }
 
+# Odoo's `admin` user comes with the password "admin"; a preview on a public
+# URL gets the generated one instead, once, when the database is created
+# (a password changed later in Odoo is never overwritten). Stored the way
+# Odoo 18 stores it: passlib's pbkdf2-sha512 format, computed with Python's
+# standard library (the image's python3) from the environment, never argv.
+set_admin_password() {
+  [[ -n ${ADMIN_LOGIN_PASSWORD:-} ]] || return 0
+  local hash
+  hash=$(python3 -c '
+import base64, hashlib, os
+ab64 = lambda raw: base64.b64encode(raw).decode().rstrip("=").replace("+", ".")
+salt, rounds = os.urandom(16), 600000
+digest = hashlib.pbkdf2_hmac("sha512", os.environ["ADMIN_LOGIN_PASSWORD"].encode(), salt, rounds)
+print(f"$pbkdf2-sha512${rounds}${ab64(salt)}${ab64(digest)}")')
+  sql "$ODOO_DATABASE" -v hash="$hash" <<<"
+    UPDATE res_users SET password = :'hash'
+    WHERE id = (SELECT res_id FROM ir_model_data WHERE module = 'base' AND name = 'user_admin' AND model = 'res.users');"
+  log "password of the admin user set from the sandbox's Secret"
+}
+
 join_commas() {
   local IFS=,
   printf '%s' "$*"
@@ -108,6 +128,7 @@ main() {
   if [[ $state != installed ]]; then
     log "database ${ODOO_DATABASE} is not initialized (${state}): installing base${own[*]:+ and ${own[*]}}"
     run_odoo --init="$(join_commas base "${own[@]}")"
+    set_admin_password
     store_revision
     log "database ${ODOO_DATABASE} initialized"
     return

@@ -80,6 +80,21 @@ annotations:
 {{- end }}
 {{- end }}
 
+{{/*
+metadata.annotations of a Secret holding generated passwords. Kept when the
+release is uninstalled (recoverPending does that to a stuck release, and
+postgres.persistence.deleteOnUninstall=false keeps the data): a reinstall
+then reads the same passwords back, which the kept data still matches.
+Deleting the namespace deletes them.
+*/}}
+{{- define "odoo-dev-sandbox.keptSecretAnnotations" -}}
+annotations:
+  {{- with .Values.commonAnnotations }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+  helm.sh/resource-policy: keep
+{{- end }}
+
 {{/* Label that lets a pod reach PostgreSQL through the NetworkPolicy. */}}
 {{- define "odoo-dev-sandbox.postgresClientLabel" -}}
 k8s-dev-sandbox/postgres-client: "true"
@@ -93,6 +108,13 @@ k8s-dev-sandbox/postgres-client: "true"
 {{/* Local mode with a worktree to mount (without one, Odoo runs on the image's addons). */}}
 {{- define "odoo-dev-sandbox.mountsWorktree" -}}
 {{- if and (include "odoo-dev-sandbox.isLocal" .) .Values.sandbox.local.addonsHostPath }}true{{- end }}
+{{- end }}
+
+{{/* The sandbox is served over https: the engine's URL says so (url-scheme),
+or the values turn TLS on. Switches on the Ingress TLS block, nginx's
+redirect to https, HSTS and secure cookies. */}}
+{{- define "odoo-dev-sandbox.https" -}}
+{{- if or .Values.ingress.tls.enabled (hasPrefix "https://" (.Values.sandbox.url | default "")) }}true{{- end }}
 {{- end }}
 
 {{- define "odoo-dev-sandbox.devModeOn" -}}

@@ -20,6 +20,25 @@ without_demo = {{ ternary "False" "all" $o.demoData }}
 workers = {{ $o.workers }}
 {{- if gt (int $o.workers) 0 }}
 gevent_port = 8072
+{{- /* Prefork: each process (HTTP workers, cron workers, the gevent one) is
+      recycled past limit_memory_soft and killed past limit_memory_hard.
+      Odoo's defaults (2 and 2.5 GiB per process) exceed any container
+      limit once there are a few processes, and the kernel's OOM kill takes
+      the whole pod: share the container limit between the processes. */}}
+{{- $processes := add (int $o.workers) (int $o.maxCronThreads) 1 }}
+{{- $limit := include "odoo-dev-sandbox.bytes" $o.resources.limits.memory | int64 }}
+{{- $hard := div (mul $limit 9) (mul $processes 10) }}
+{{- if not (hasKey $o.extraConfig "limit_memory_hard") }}
+limit_memory_hard = {{ $hard }}
+{{- end }}
+{{- if not (hasKey $o.extraConfig "limit_memory_soft") }}
+limit_memory_soft = {{ div (mul $hard 4) 5 }}
+{{- end }}
+{{- /* A request the proxy gave up on is not worth finishing; one the proxy
+      still waits for must not be killed first. */}}
+{{- if not (hasKey $o.extraConfig "limit_time_real") }}
+limit_time_real = {{ int64 $.Values.nginx.proxyTimeoutSeconds }}
+{{- end }}
 {{- end }}
 max_cron_threads = {{ $o.maxCronThreads }}
 log_level = {{ $o.logLevel }}
@@ -28,6 +47,8 @@ log_level = {{ $o.logLevel }}
 {{- if has $key $reserved }}
 {{- fail (printf "odoo.extraConfig.%s is set by the chart; use the matching odoo.* value instead" $key) }}
 {{- end }}
-{{ $key }} = {{ $value }}
+{{- /* YAML numbers arrive as float64: print whole ones as integers
+      (limit_memory_hard: 1000000000, not 1e+09, which Odoo cannot read). */}}
+{{ $key }} = {{ if and (kindIs "float64" $value) (eq (floor $value) $value) }}{{ int64 $value }}{{ else }}{{ $value }}{{ end }}
 {{- end }}
 {{ end }}

@@ -1,36 +1,29 @@
-{{/* Database connection for the Odoo containers: HOST/PORT/USER/PASSWORD for
-the image's entrypoint, PG* for psql and libpq in the init step. */}}
+{{/* Database connection for the Odoo containers: HOST/PORT/USER for the
+image's entrypoint, PG* for psql and libpq in the init step. No password:
+it is in the rendered odoo.conf and the libpq password file (PGPASSFILE),
+both 0600 on the pod's own emptyDir, never in argv or the environment. */}}
 {{- define "odoo-dev-sandbox.odooDatabaseEnv" -}}
-{{- $secret := include "odoo-dev-sandbox.postgresSecretName" . -}}
 - name: ODOO_RC
-  value: /etc/odoo/odoo.conf
+  value: /run/odoo/odoo.conf
+- name: PGPASSFILE
+  value: /run/odoo/pgpass
 - name: HOST
   value: {{ include "odoo-dev-sandbox.postgresHost" . | quote }}
 - name: PORT
   value: {{ .Values.postgres.port | quote }}
 - name: USER
   value: {{ .Values.postgres.username | quote }}
-- name: PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ $secret }}
-      key: password
 - name: PGHOST
   value: {{ include "odoo-dev-sandbox.postgresHost" . | quote }}
 - name: PGPORT
   value: {{ .Values.postgres.port | quote }}
 - name: PGUSER
   value: {{ .Values.postgres.username | quote }}
-- name: PGPASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ $secret }}
-      key: password
 {{- end }}
 
 {{- define "odoo-dev-sandbox.odooVolumeMounts" -}}
-- name: config
-  mountPath: /etc/odoo
+- name: run-config
+  mountPath: /run/odoo
   readOnly: true
 - name: data
   mountPath: /var/lib/odoo
