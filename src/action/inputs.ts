@@ -10,11 +10,14 @@ import { validateSandboxRole } from "../domain/access.js";
 import { DEFAULT_PREFIX, validateBaseDomain, validatePrefix } from "../domain/identity.js";
 import type { PodSecurityLevel } from "../domain/metadata.js";
 import type { CommandSetting } from "../domain/plan.js";
+import { validateModules, validateTags } from "../domain/test-job.js";
 import type { EngineSettings } from "../operations/engine.js";
 import { bundledChartDir } from "../wiring/bundled-chart.js";
 
 export interface ActionInputs {
   command: CommandSetting;
+  /** command: test: the addons, Odoo's --test-tags and the Job's deadline. */
+  test?: { modules: string[]; tags?: string; deadlineSeconds: number };
   kubeconfig?: string;
   /** Use KUBECONFIG / ~/.kube/config / in-cluster when `kubeconfig` is empty, instead of failing. */
   ambientCredentials: boolean;
@@ -31,7 +34,7 @@ export interface ActionInputs {
   settings: EngineSettings;
 }
 
-const COMMANDS: readonly CommandSetting[] = ["auto", "deploy", "destroy", "extend", "sweep", "status", "build"];
+const COMMANDS: readonly CommandSetting[] = ["auto", "deploy", "destroy", "extend", "sweep", "status", "build", "test"];
 
 export function readInputs(
   get: (name: string) => string = (n) => core.getInput(n),
@@ -91,8 +94,23 @@ export function readInputs(
     throw new InputError(`${quoteInput(maxText)} is not a number (0 means no limit)`, { input: "max-sandboxes" });
   }
 
+  const command = oneOf("command", COMMANDS, "auto");
+  // Read always (so every input is asked for), checked only where they matter.
+  const modulesText = text("modules");
+  const tagsText = text("tags");
+  const timeoutText = text("test-timeout", "30m");
+  const test =
+    command === "test"
+      ? {
+          modules: validateModules(modulesText, "modules"),
+          tags: validateTags(tagsText, "tags"),
+          deadlineSeconds: Math.ceil(parseDuration(timeoutText, "test-timeout") / 1000),
+        }
+      : undefined;
+
   return {
-    command: oneOf("command", COMMANDS, "auto"),
+    command,
+    test,
     kubeconfig: text("kubeconfig") || undefined,
     ambientCredentials: bool("ambient-credentials", false),
     githubToken: text("github-token") || undefined,

@@ -6,6 +6,7 @@ import * as core from "@actions/core";
 import { GitHub } from "../adapters/github/client.js";
 import { SandboxError } from "../domain/errors.js";
 import { formatTimestamp } from "../domain/expiry.js";
+import { renderTestSummary } from "../domain/odoo-test-log.js";
 import { renderSummary } from "../domain/report.js";
 import { handleEvent } from "../operations/handle-event.js";
 import { createEngine, kubeconfigDirOf } from "../wiring/create-engine.js";
@@ -63,6 +64,7 @@ export async function run(): Promise<void> {
         imageRef: inputs.imageRef,
         imageArchive: inputs.imageArchive,
         requirePullRequest: inputs.requirePullRequest,
+        test: inputs.test,
       },
     );
 
@@ -93,6 +95,9 @@ export async function run(): Promise<void> {
       .addHeading("k8s-dev-sandbox", 3)
       .addRaw(`${outcome.plan.operation}: ${outcome.message.replace(/[<>]/g, "")}\n\n`)
       .addRaw(rows.length ? `${renderSummary(rows, new Date())}\n` : "")
+      .addRaw(
+        outcome.test ? `\n${renderTestSummary(outcome.test.summary, { modules: outcome.test.modules, sandbox: outcome.test.key })}\n` : "",
+      )
       .write()
       .catch(() => undefined);
 

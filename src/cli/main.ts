@@ -1,30 +1,39 @@
 // k8s-sandbox: the engine for a developer's own cluster and for the in-cluster
 // TTL CronJob. Parses flags, builds the engine, calls one operation, prints
 // the result for people (or JSON with --json).
+import { networkInterfaces } from "node:os";
 import { parseArgs } from "node:util";
+import type { KubeConnection } from "../adapters/kubernetes/client.js";
 import { ConsoleLogger } from "../adapters/logger.js";
 import { parseDuration } from "../domain/duration.js";
 import { InputError, SandboxError } from "../domain/errors.js";
 import { formatTimestamp } from "../domain/expiry.js";
+import { exitCodeFor } from "../domain/odoo-test-log.js";
 import { relative } from "../domain/report.js";
+import { validateModules, validateTags } from "../domain/test-job.js";
 import { deploy } from "../operations/deploy.js";
 import { destroy } from "../operations/destroy.js";
 import { extend } from "../operations/extend.js";
 import { identityFor } from "../operations/namespace.js";
 import { list, logs, status } from "../operations/status.js";
 import { sweep } from "../operations/sweep.js";
+import { runTests } from "../operations/test.js";
 import { createEngine } from "../wiring/create-engine.js";
 import { currentGitState, settingsFromFlags } from "./settings.js";
 
 export const USAGE = `usage: k8s-sandbox <command> [flags]
 
 commands:
-  create            deploy the current branch (local mode mounts this worktree)
+  create | up       deploy the current branch (local mode mounts this worktree)
   destroy [key]     remove a sandbox (default: the current branch's)
   list              all sandboxes in the cluster
   status [key]      one sandbox: expiry, readiness, what is not ready
-  logs [key]        log tails of a sandbox's pods
+  logs [key]        log tails of a sandbox's pods (--component odoo|nginx|postgres, --tail 100)
   extend [key] --by 3d
+  test [key] --modules a,b [--tags SPEC] [--deadline 30m]
+                    run Odoo's tests for these addons in the sandbox (a Job, a throwaway
+                    database); exits 0 only when they pass
+  open [key]        print the sandbox's URL and where its login is (--launch: open a browser)
   sweep             remove expired sandboxes (what the TTL CronJob runs)
   demo [--keep]     the full lifecycle on the local test ground (see README); --keep leaves the preview running
 
@@ -72,6 +81,10 @@ export async function main(argv: string[]): Promise<number> {
       by: { type: "string" },
       tail: { type: "string" },
       component: { type: "string" },
+      modules: { type: "string" },
+      tags: { type: "string" },
+      deadline: { type: "string" },
+      launch: { type: "boolean" },
       "dry-run": { type: "boolean" },
       keep: { type: "boolean" },
       json: { type: "boolean" },
@@ -105,9 +118,12 @@ export async function main(argv: string[]): Promise<number> {
   const keyFor = (arg?: string) => arg ?? identityFor(settings, { branch: flags.branch ?? git.branch ?? "" }).key;
 
   switch (command) {
+    case "up":
     case "create": {
       const branch = flags.branch ?? git.branch;
       if (!branch) throw new InputError("no branch: pass --branch, or run inside a git worktree on a branch", { input: "branch" });
+      if (settings.mode === "local" && settings.localAddonsPath)
+        await warnIfNodesAreElsewhere(engine.kube, settings.localAddonsPath, logger);
       const done = await deploy(engine, { branch, commit: git.commit });
       out(
         `${done.result}: ${done.identity.url}\n  namespace ${done.identity.namespace}\n  expires ${formatTimestamp(done.expiresAt)} (${relative(done.expiresAt, new Date())})${done.image ? `\n  image ${done.image}` : ""}`,
@@ -166,6 +182,49 @@ export async function main(argv: string[]): Promise<number> {
       out(entries.map((e) => `==> ${e.pod}/${e.container} <==\n${e.text}`).join("\n"), entries);
       return 0;
     }
+    case "test": {
+      const modules = validateModules(flags.modules, "--modules");
+      const tags = validateTags(flags.tags, "--tags");
+      const deadlineSeconds = Math.ceil(parseDuration(flags.deadline ?? "30m", "--deadline") / 1000);
+      const done = await runTests(engine, keyFor(keyArg), {
+        modules,
+        tags,
+        deadlineSeconds,
+        // The log goes to stderr as it comes; stdout keeps the summary (or the JSON).
+        onLine: (line) => process.stderr.write(`${line}\n`),
+      });
+      const s = done.summary;
+      out(
+        [
+          `${s.verdict}: ${s.reason}`,
+          `  tests run ${s.testsRun ?? "?"}, failed ${s.failed}, errors ${s.errors}   (${done.modules.join(", ")} in ${done.namespace})`,
+          ...s.failures.map((f) => `  ${f.kind} ${f.module ? `${f.module}: ` : ""}${f.test}`),
+          `  database ${done.database} (dropped), Job ${done.job} (deleted)`,
+        ].join("\n"),
+        done,
+      );
+      return exitCodeFor(s);
+    }
+    case "open": {
+      const st = await status(engine, keyFor(keyArg));
+      if (!st.exists || !st.record?.url) {
+        out(`${st.key} does not exist; create it with: k8s-sandbox up`, st);
+        return 3;
+      }
+      const ns = settings.prefix + st.key;
+      out(
+        [
+          st.record.url,
+          // The odoo-dev-sandbox chart's Secret (release "sandbox"); a user-supplied chart may keep it elsewhere.
+          `  login    user "sandbox" unless your values say otherwise; the password is in the basic-auth Secret:`,
+          `           kubectl -n ${ns} get secret sandbox-odoo-dev-sandbox-basic-auth -o jsonpath='{.data.password}' | base64 -d`,
+          `  expires  ${st.record.expiresAt ? `${formatTimestamp(st.record.expiresAt)} (${relative(st.record.expiresAt, new Date())})` : "never"}`,
+        ].join("\n"),
+        { ...st, url: st.record.url },
+      );
+      if (flags.launch) await launchBrowser(st.record.url, logger);
+      return 0;
+    }
     case "sweep": {
       const done = await sweep(engine);
       out(
@@ -181,6 +240,38 @@ export async function main(argv: string[]): Promise<number> {
     default:
       throw new InputError(`unknown command ${JSON.stringify(command)}; see k8s-sandbox --help`, { input: "command" });
   }
+}
+
+/**
+ * Local mode mounts a host path of the node that runs Odoo: it shows the work
+ * tree only when that node is this machine (K3s here, a single-node cluster,
+ * kind with the directory mounted). Say so before deploying when no node has
+ * an address of this machine; listing nodes may be forbidden, then say nothing.
+ */
+async function warnIfNodesAreElsewhere(kube: KubeConnection, path: string, logger: ConsoleLogger): Promise<void> {
+  const nodes = await kube.core.listNode().catch(() => undefined);
+  if (!nodes?.items.length) return;
+  const here = new Set(
+    Object.values(networkInterfaces())
+      .flat()
+      .map((a) => a?.address),
+  );
+  const local = nodes.items.some((n) => (n.status?.addresses ?? []).some((a) => here.has(a.address)));
+  if (local && nodes.items.length === 1) return;
+  const names = nodes.items.map((n) => n.metadata?.name).join(", ");
+  logger.warn(
+    local
+      ? `the cluster has ${nodes.items.length} nodes (${names}): Odoo sees ${path} only if it runs on this machine's node; pin it there (--set scheduling.nodeSelector...) or use --mode ci --registry HOST`
+      : `no node of this cluster (${names}) has an address of this machine: the pod will see ${path} only if that directory exists on its node (kind: extraMounts at the same path). Otherwise use --mode ci --registry HOST, which builds Dockerfile.dev and pushes the image`,
+  );
+}
+
+/** Hands the URL to the desktop's opener; the URL is one argument, never shell text. */
+async function launchBrowser(url: string, logger: ConsoleLogger): Promise<void> {
+  const { execa } = await import("execa");
+  const opener = process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
+  const r = await execa(opener, [url], { reject: false, detached: true, stdio: "ignore" });
+  if (r.failed) logger.warn(`could not start ${opener}; open ${url} yourself`);
 }
 
 export function describeError(error: unknown): string {

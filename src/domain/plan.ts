@@ -16,8 +16,8 @@ import { stripRef } from "./identity.js";
 import { type Json, obj, type PullRequestFacts, posInt, readPullRequest, sameRepo, sha, str } from "./payload.js";
 import { buildRefusal, type ImageSource, imageSourceFor, staleCommitProblem } from "./trust.js";
 
-export type Operation = "deploy" | "destroy" | "extend" | "status" | "help" | "sweep" | "skip" | "build" | "approve" | "revoke";
-export type CommandSetting = "auto" | "deploy" | "destroy" | "extend" | "sweep" | "status" | "build";
+export type Operation = "deploy" | "destroy" | "extend" | "status" | "help" | "sweep" | "skip" | "build" | "approve" | "revoke" | "test";
+export type CommandSetting = "auto" | "deploy" | "destroy" | "extend" | "sweep" | "status" | "build" | "test";
 
 export interface PlanSettings {
   command: CommandSetting;

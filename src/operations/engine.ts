@@ -72,4 +72,5 @@ export type Result =
   | "failed"
   | "status"
   | "built"
-  | "approved";
+  | "approved"
+  | "tested";

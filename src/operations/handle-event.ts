@@ -6,7 +6,8 @@
 import type { GitHub } from "../adapters/github/client.js";
 import { helpText } from "../domain/commands.js";
 import { formatDuration } from "../domain/duration.js";
-import type { SandboxError } from "../domain/errors.js";
+import { SandboxError } from "../domain/errors.js";
+import { renderTestSummary } from "../domain/odoo-test-log.js";
 import { readPullRequest } from "../domain/payload.js";
 import { type CommandSetting, type Plan, type PlanTarget, planEvent, resolvePullRequestTarget, type WebhookEvent } from "../domain/plan.js";
 import { code } from "../domain/report.js";
@@ -18,6 +19,7 @@ import { type DeployContext, environmentOf, quietly, report, runDeploy } from ".
 import { extend } from "./extend.js";
 import { identityFor } from "./namespace.js";
 import { status } from "./status.js";
+import { runTests, type TestOutcome } from "./test.js";
 import { type SweepOutcome, sweep } from "./sweep.js";
 
 export interface EventSettings {
@@ -34,6 +36,8 @@ export interface EventSettings {
   imageArchive?: string;
   /** Branches are deployed only while they have an open pull request. */
   requirePullRequest?: boolean;
+  /** command: test: what to run (see operations/test.ts). */
+  test?: { modules: string[]; tags?: string; deadlineSeconds: number };
 }
 
 export interface EventOutcome {
@@ -46,6 +50,7 @@ export interface EventOutcome {
   image?: string;
   expiresAt?: Date;
   sweep?: SweepOutcome;
+  test?: TestOutcome;
   error?: SandboxError;
 }
 
@@ -154,6 +159,26 @@ async function runPlan(engine: Engine, github: GitHub | undefined, plan: Plan, s
       const record = (await status(engine, identity.key)).record;
       await report(ctx, { state: "extended", commit: record?.commit, image: record?.image, expiresAt: done.expiresAt, note });
       return { plan, result: "extended", message: note, ...base, expiresAt: done.expiresAt };
+    }
+    case "test": {
+      if (!settings.test) throw new SandboxError("command: test needs the modules input", { sandbox: identity.key, step: "test" });
+      const request = settings.test;
+      const done = await engine.logger.group(`Odoo tests: ${request.modules.join(", ")}`, () =>
+        runTests(engine, identity.key, { ...request, onLine: (line) => engine.logger.info(line) }),
+      );
+      const summary = renderTestSummary(done.summary, { modules: done.modules, sandbox: identity.key });
+      const pr = target.pullRequest ?? plan.comment?.pullRequest;
+      if (pr && settings.comment) await quietly(engine, () => github?.reply(pr, summary));
+      const passed = done.summary.verdict === "passed";
+      const message = `Odoo tests ${done.summary.verdict}: ${done.summary.reason}`;
+      return {
+        plan,
+        result: passed ? "tested" : "failed",
+        message,
+        ...base,
+        test: done,
+        ...(passed ? {} : { error: new SandboxError(message, { sandbox: identity.key, step: "test" }) }),
+      };
     }
     case "status": {
       const st = await status(engine, identity.key);

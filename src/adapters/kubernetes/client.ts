@@ -5,6 +5,7 @@ import {
   AppsV1Api,
   AuthenticationV1Api,
   AuthorizationV1Api,
+  BatchV1Api,
   CoordinationV1Api,
   CoreV1Api,
   KubeConfig,
@@ -20,6 +21,7 @@ export interface KubeConnection {
   config: KubeConfig;
   core: CoreV1Api;
   apps: AppsV1Api;
+  batch: BatchV1Api;
   coordination: CoordinationV1Api;
   rbac: RbacAuthorizationV1Api;
   authentication: AuthenticationV1Api;
@@ -46,6 +48,7 @@ export function connect(options: { kubeconfigContent?: string; context?: string 
     config,
     core: config.makeApiClient(CoreV1Api),
     apps: config.makeApiClient(AppsV1Api),
+    batch: config.makeApiClient(BatchV1Api),
     coordination: config.makeApiClient(CoordinationV1Api),
     rbac: config.makeApiClient(RbacAuthorizationV1Api),
     authentication: config.makeApiClient(AuthenticationV1Api),
