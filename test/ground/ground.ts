@@ -275,6 +275,13 @@ async function upUnlocked(dir: string): Promise<GroundState> {
 
 export async function down(options: { purge?: boolean } = {}): Promise<void> {
   const dir = stateDir();
+  // Under up()'s lock: a `down` that overlapped another run's `up` once removed
+  // the new ground's state file, leaving its processes running unrecorded.
+  if (!existsSync(dir)) return downUnlocked(dir, options);
+  await withLock(join(dir, "up.lock"), () => downUnlocked(dir, options));
+}
+
+async function downUnlocked(dir: string, options: { purge?: boolean }): Promise<void> {
   const state = readState(dir);
   if (state) await stopAll(state);
   if (options.purge) rmSync(dir, { recursive: true, force: true });
