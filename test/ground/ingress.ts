@@ -7,6 +7,7 @@
 // LoadBalancer (ServiceLB) in front instead; the ground has no load balancer
 // and must not take the host's ports 80 and 443.
 import { execa } from "execa";
+import { manifestExists } from "../../src/adapters/image/registry.js";
 import { stringify } from "yaml";
 import { REAL_NODE_SCHEDULING } from "./node-config.js";
 
@@ -268,11 +269,7 @@ export async function ensureTraefikImage(o: {
   env: Record<string, string>;
 }): Promise<string> {
   const image = `${o.registry}/ground/traefik:${o.version}`;
-  const head = await fetch(`http://${o.registry}/v2/ground/traefik/manifests/${o.version}`, {
-    method: "HEAD",
-    headers: { Accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" },
-  });
-  if (head.status === 200) return image;
+  if (await manifestExists(image)) return image;
   process.stderr.write(`[ground] building ${image}\n`);
   const buildah = (...args: string[]) => execa("buildah", args, { env: o.env });
   const container = (await buildah("from", "scratch")).stdout.trim();

@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
+import { manifestExists } from "../../src/adapters/image/registry.js";
 import { stringify } from "yaml";
 import { ensureClientCert, type Pki } from "./certs.js";
 import { type HostSnapshot, removeCgroups, restoreHost, snapshotHost, unmountBelow, writeSysctl } from "./host-footprint.js";
@@ -164,20 +165,30 @@ export async function startRealNode(o: StartRealNodeOptions): Promise<RealNodeSt
 
   const kubeletYaml = join(nodeDir, "kubelet.yaml");
   writeFileSync(kubeletYaml, kubeletConfig({ caCert: o.pki.caCert, port: await freePort(), healthzPort: await freePort(), paths }));
-  node.pids.kubelet = startDaemon(
-    o.binaries.kubelet,
-    [
-      `--config=${kubeletYaml}`,
-      `--kubeconfig=${kubeletKubeconfig}`,
-      `--root-dir=${paths.kubeletRoot}`,
-      `--cert-dir=${join(paths.kubeletRoot, "pki")}`,
-      `--hostname-override=${REAL_NODE_NAME}`,
-      `--node-ip=${NODE_IP}`,
-      `--node-labels=${REAL_NODE_LABEL.key}=${REAL_NODE_LABEL.value}`,
-      "--v=1",
-    ],
-    logFile("kubelet"),
-  );
+  const startKubelet = () => {
+    node.pids.kubelet = startDaemon(
+      o.binaries.kubelet,
+      [
+        `--config=${kubeletYaml}`,
+        `--kubeconfig=${kubeletKubeconfig}`,
+        `--root-dir=${paths.kubeletRoot}`,
+        `--cert-dir=${join(paths.kubeletRoot, "pki")}`,
+        `--hostname-override=${REAL_NODE_NAME}`,
+        `--node-ip=${NODE_IP}`,
+        `--node-labels=${REAL_NODE_LABEL.key}=${REAL_NODE_LABEL.value}`,
+        "--v=1",
+      ],
+      logFile("kubelet"),
+    );
+    o.save();
+  };
+  startKubelet();
+  // While containerd recovers its state after a `down`, its CRI answers
+  // "server is not initialized yet" and the kubelet exits at once; a node's
+  // service manager restarts it, and so does this until the node is Ready.
+  const superviseKubelet = () => {
+    if (!isAlive(node.pids.kubelet)) startKubelet();
+  };
   o.save();
 
   const proxyYaml = join(nodeDir, "kube-proxy.yaml");
@@ -205,12 +216,25 @@ export async function startRealNode(o: StartRealNodeOptions): Promise<RealNodeSt
   const env = { KUBECONFIG: o.adminKubeconfig };
   await waitFor(
     `node ${REAL_NODE_NAME} to register`,
-    async () => (await execa(o.kubectl, ["get", "node", REAL_NODE_NAME], { env, reject: false })).exitCode === 0,
+    async () => {
+      superviseKubelet();
+      return (await execa(o.kubectl, ["get", "node", REAL_NODE_NAME], { env, reject: false })).exitCode === 0;
+    },
     60_000,
     logFile("kubelet"),
   );
   await setPodCidr(o.kubectl, env);
-  await execa(o.kubectl, ["wait", "--for=condition=Ready", `node/${REAL_NODE_NAME}`, "--timeout=90s"], { env });
+  await waitFor(
+    `node ${REAL_NODE_NAME} to be Ready`,
+    async () => {
+      superviseKubelet();
+      const ready = ["get", "node", REAL_NODE_NAME, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'];
+      const { stdout } = await execa(o.kubectl, ready, { env });
+      return stdout.trim() === "True" && isAlive(node.pids.kubelet);
+    },
+    90_000,
+    logFile("kubelet"),
+  );
 
   node.coredns = o.corednsImage;
   await execa(o.kubectl, ["apply", "--server-side", "--force-conflicts", "-f", "-"], {
@@ -301,11 +325,7 @@ export async function ensureCorednsImage(o: {
   env: Record<string, string>;
 }): Promise<string> {
   const image = `${o.registry}/ground/coredns:${o.version}`;
-  const head = await fetch(`http://${o.registry}/v2/ground/coredns/manifests/${o.version}`, {
-    method: "HEAD",
-    headers: { Accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" },
-  });
-  if (head.status === 200) return image;
+  if (await manifestExists(image)) return image;
   log(`building ${image}`);
   const buildah = (...args: string[]) => execa("buildah", args, { env: o.env });
   const { stdout: container } = await buildah("from", "scratch");
