@@ -414,3 +414,49 @@ describe("NetworkPolicy paths, as a table", () => {
     });
   });
 });
+
+describe("probe pace", () => {
+  const periods = (objects: K8sObject[]) => {
+    const container = (kind: string, suffix: string, name: string) =>
+      one(objects, kind, suffix).spec.template.spec.containers.find((x: { name: string }) => x.name === name);
+    const odoo = container("Deployment", "-odoo", "odoo");
+    const postgres = container("StatefulSet", "-postgres", "postgres");
+    const nginx = container("Deployment", "-nginx", "nginx");
+    return {
+      odooStartup: odoo.startupProbe.periodSeconds,
+      odooReadiness: odoo.readinessProbe.periodSeconds,
+      odooLiveness: odoo.livenessProbe.periodSeconds,
+      postgresStartup: postgres.startupProbe.periodSeconds,
+      postgresReadiness: postgres.readinessProbe.periodSeconds,
+      nginxReadiness: nginx.readinessProbe.periodSeconds,
+    };
+  };
+
+  it("probes startup and readiness every 10 s by default (PostgreSQL's startup every 5 s)", async () => {
+    expect(periods(await helmTemplate())).toEqual({
+      odooStartup: 10,
+      odooReadiness: 10,
+      odooLiveness: 20,
+      postgresStartup: 5,
+      postgresReadiness: 10,
+      nginxReadiness: 10,
+    });
+  });
+
+  it("follows probes.periodSeconds for startup and readiness, leaving liveness alone", async () => {
+    expect(periods(await helmTemplate({ set: { "probes.periodSeconds": 2 } }))).toEqual({
+      odooStartup: 2,
+      odooReadiness: 2,
+      odooLiveness: 20,
+      postgresStartup: 2,
+      postgresReadiness: 2,
+      nginxReadiness: 2,
+    });
+  });
+
+  it("refuses a period of 0", async () => {
+    const run = await helmTemplateRun({ set: { "probes.periodSeconds": 0 } });
+    expect(run.exitCode).not.toBe(0);
+    expect(run.stderr).toMatch(/periodSeconds/);
+  });
+});
