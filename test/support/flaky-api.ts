@@ -88,6 +88,8 @@ export async function startFlakyApi(kubeconfigPath: string): Promise<FlakyApi> {
     const headers = { ...req.headers, ...(credentials.headers as Record<string, string> | undefined), host: upstream.host };
     const out = httpsRequest({ ...credentials, hostname: upstream.hostname, port: upstream.port, method, path, headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
+      // At once, as a real proxy does: a watch's headers come long before its first event.
+      res.flushHeaders();
       answer.pipe(res);
     });
     out.on("error", () => res.destroy());

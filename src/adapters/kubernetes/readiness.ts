@@ -5,6 +5,7 @@
 // instead of letting it run into the timeout.
 import type { V1Deployment, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
 import { type KubeConnection, withRetry } from "./client.js";
+import { type ListVersions, NamespaceChanges } from "./namespace-changes.js";
 
 const FATAL_WAITING_REASONS = new Set([
   "CrashLoopBackOff",
@@ -19,7 +20,10 @@ export interface WaitOptions {
   timeoutMs: number;
   /** A fatal pod state must persist this long before the wait gives up early. */
   failFastAfterMs?: number;
+  /** Poll interval while a watch is down (and the only pace with `watch: false`). */
   pollMs?: number;
+  /** Look again on changes seen by a watch (default) rather than on a timer alone. */
+  watch?: boolean;
   onProgress?: (summary: string) => void;
   signal?: AbortSignal;
 }
@@ -29,6 +33,8 @@ export interface NotReadyReport {
   pending: string[];
   /** Fatal states seen on pods, keyed by pod/container. */
   fatal: Map<string, string>;
+  /** The lists' resourceVersions: a watch started from them misses nothing. */
+  versions: ListVersions;
 }
 
 export class NotReadyError extends Error {
@@ -43,6 +49,27 @@ export class NotReadyError extends Error {
 }
 
 export async function waitReady(kube: KubeConnection, namespace: string, options: WaitOptions): Promise<void> {
+  // The watches start from the first look's lists, once that look says there is something to wait for.
+  const watch: Watching = { enabled: options.watch !== false };
+  try {
+    await waitLoop(kube, namespace, options, watch);
+  } finally {
+    watch.changes?.close();
+  }
+}
+
+interface Watching {
+  enabled: boolean;
+  changes?: NamespaceChanges;
+}
+
+/**
+ * Even with every watch connected the wait looks again this often: a fatal
+ * state must be seen to persist, and a change a watch missed must not stall it.
+ */
+const RECHECK_MS = 5_000;
+
+async function waitLoop(kube: KubeConnection, namespace: string, options: WaitOptions, watch: Watching): Promise<void> {
   const started = Date.now();
   const failFastAfter = options.failFastAfterMs ?? 60_000;
   const fatalSince = new Map<string, number>();
@@ -51,8 +78,11 @@ export async function waitReady(kube: KubeConnection, namespace: string, options
 
   for (;;) {
     options.signal?.throwIfAborted();
+    const seen = watch.changes?.seen ?? 0;
     const report = await inspect(kube, namespace);
     if (report.pending.length === 0) return;
+    if (watch.enabled && !watch.changes) watch.changes = new NamespaceChanges(kube, namespace, report.versions);
+    const changes = watch.changes;
 
     const now = Date.now();
     for (const key of [...fatalSince.keys()]) if (!report.fatal.has(key)) fatalSince.delete(key);
@@ -75,9 +105,16 @@ export async function waitReady(kube: KubeConnection, namespace: string, options
       lastSummary = summary;
       lastReportAt = now;
     }
-    // Quick polls at first, when most sandboxes become ready; slower later.
-    const pause = options.pollMs ?? (now - started < 20_000 ? 250 : 1_000);
-    await new Promise((resolve) => setTimeout(resolve, pause));
+    // Never past the deadline, nor past the moment a fatal state has lasted long enough.
+    const fatalDue = Math.min(...[...fatalSince.values()].map((since) => since + failFastAfter - now));
+    const untilDeadline = Math.max(0, Math.min(started + options.timeoutMs - now, fatalDue));
+    if (changes?.complete) {
+      await changes.next(seen, Math.min(RECHECK_MS, untilDeadline));
+    } else {
+      // Quick polls at first, when most sandboxes become ready; slower later.
+      const pause = options.pollMs ?? (now - started < 20_000 ? 250 : 1_000);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, untilDeadline)));
+    }
   }
 }
 
@@ -105,7 +142,12 @@ export async function inspect(kube: KubeConnection, namespace: string): Promise<
     pending.push(`pod/${pod.metadata?.name}: ${why.reason}`);
     if (why.fatal) fatal.set(`pod/${pod.metadata?.name}`, why.reason);
   }
-  return { pending, fatal };
+  const versions = {
+    pods: pods.metadata?.resourceVersion,
+    deployments: deployments.metadata?.resourceVersion,
+    statefulSets: statefulSets.metadata?.resourceVersion,
+  };
+  return { pending, fatal, versions };
 }
 
 /**
