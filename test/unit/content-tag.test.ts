@@ -81,6 +81,33 @@ describe("contentTag", () => {
     expect(await tagOf(dir)).toBe(await tagOf(base));
   });
 
+  it("follows the Dockerfile's own ignore file over the context's, as BuildKit and buildah do", async () => {
+    // The context's .dockerignore would drop *.log; Dockerfile.dev.dockerignore keeps them
+    // and drops the addon instead: the tag must see what the build sees.
+    const dir = await variant("own-ignore", (d) => writeFile(join(d, "Dockerfile.dev.dockerignore"), "addons/\n"));
+    const files = await contextFiles(dir, join(dir, "Dockerfile.dev"));
+    expect(files).toContain("build.log");
+    expect(files.some((f) => f.startsWith("addons/"))).toBe(false);
+    await writeFile(join(dir, "build.log"), "changed\n");
+    const before = await tagOf(dir);
+    await writeFile(join(dir, "build.log"), "changed again\n");
+    expect(await tagOf(dir)).not.toBe(before);
+    const withAddon = await tagOf(dir);
+    await writeFile(join(dir, "addons", "shop", "a.py"), "A = 42\n");
+    expect(await tagOf(dir)).toBe(withAddon);
+  });
+
+  it("does not walk an excluded directory unless an exception may reach inside it", async () => {
+    const dir = await variant("allow-list", async (d) => {
+      await writeFile(join(d, ".dockerignore"), "*\n!addons/shop/a.py\n!keep/\n");
+      await mkdir(join(d, "keep", "deep"), { recursive: true });
+      await writeFile(join(d, "keep", "deep", "k.txt"), "k\n");
+      await mkdir(join(d, "node_modules", "x"), { recursive: true });
+      await writeFile(join(d, "node_modules", "x", "index.js"), "\n");
+    });
+    expect(await contextFiles(dir)).toEqual(["addons/shop/a.py", "keep/deep/k.txt"]);
+  });
+
   it("changes with a build argument", async () => {
     expect(await tagOf(base, { ODOO_IMAGE: "odoo:18.0" })).not.toBe(await tagOf(base));
   });
