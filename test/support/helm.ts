@@ -56,22 +56,25 @@ export interface RenderOptions {
   helm?: string;
   /** Kubernetes version to render for; default the test ground's. */
   kubeVersion?: string;
+  /** The chart directory; default charts/odoo-dev-sandbox. */
+  chart?: string;
 }
 
 function renderArgs(options: RenderOptions): string[] {
   // An explicit --kube-version: a Helm 3 built without its version ldflags
   // would otherwise assume v1.20 and refuse the chart's kubeVersion.
   const kubeVersion = options.kubeVersion ?? readVersions().kubernetes;
+  const chart = options.chart ?? chartDir;
   const args = [
     "template",
     options.release ?? "sbx",
-    chartDir,
+    chart,
     "--namespace",
     options.namespace ?? "sandbox-test",
     "--kube-version",
     kubeVersion,
   ];
-  for (const file of options.valuesFiles ?? []) args.push("--values", file.startsWith("/") ? file : join(chartDir, file));
+  for (const file of options.valuesFiles ?? []) args.push("--values", file.startsWith("/") ? file : join(chart, file));
   for (const [key, value] of Object.entries(options.set ?? {})) args.push("--set", `${key}=${value}`);
   return args;
 }
