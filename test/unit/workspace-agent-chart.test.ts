@@ -110,7 +110,7 @@ describe("workspace-agent chart", () => {
   it("creates the workspaces namespace only when asked, labelled restricted and kept on uninstall", async () => {
     expect(byKind(await render({ "workspaces.namespace": "ws" }), "Namespace")).toEqual([]);
     const [ns] = byKind(await render({ "workspaces.namespace": "ws", "workspaces.createNamespace": true }), "Namespace");
-    expect(ns?.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
-    expect(ns?.metadata.annotations["helm.sh/resource-policy"]).toBe("keep");
+    expect(ns?.metadata.labels?.["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    expect(ns?.metadata.annotations?.["helm.sh/resource-policy"]).toBe("keep");
   });
 });
