@@ -358,7 +358,10 @@ async function buildFromContainerfile(ctx: Context, image: string, dir: string, 
 function hostCaBundle(): string {
   const candidates = [process.env.PIP_CERT, process.env.SSL_CERT_FILE, "/etc/ssl/certs/ca-certificates.crt"];
   const found = candidates.find((file): file is string => typeof file === "string" && file !== "" && existsSync(file));
-  if (!found) throw new Error("no CA certificate bundle on this host (PIP_CERT, SSL_CERT_FILE, /etc/ssl/certs/ca-certificates.crt): install ca-certificates");
+  if (!found)
+    throw new Error(
+      "no CA certificate bundle on this host (PIP_CERT, SSL_CERT_FILE, /etc/ssl/certs/ca-certificates.crt): install ca-certificates",
+    );
   return found;
 }
 

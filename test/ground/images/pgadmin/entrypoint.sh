@@ -75,6 +75,7 @@ if [[ ! -f "$data/pgadmin4.db" ]]; then
   # never pasted into code.
   (cd "$app_dir" && "$python" -c '
 import os, sys
+import config  # first, as pgAdmin4.py does: pgadmin.utils alone is a circular import
 from pgadmin.utils.validation_utils import validate_email
 sys.exit(0 if validate_email(os.environ["PGADMIN_DEFAULT_EMAIL"]) else 1)
 ') || fail "PGADMIN_DEFAULT_EMAIL=${PGADMIN_DEFAULT_EMAIL} is not an e-mail address pgAdmin accepts (see the reason above): set another"
