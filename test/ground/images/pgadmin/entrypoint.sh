@@ -123,6 +123,10 @@ if [[ -z "${PGADMIN_DISABLE_POSTFIX:-}" ]]; then
   echo "pgadmin: this image has no mail relay (postfix): pgAdmin cannot send mail (password reset); set PGADMIN_DISABLE_POSTFIX=true to silence this" >&2
 fi
 
+# The server needs the first account's password no more: it stays out of
+# the environment of the long-running process.
+unset PGADMIN_DEFAULT_PASSWORD PGADMIN_SETUP_PASSWORD
+
 # One worker with threads: pgAdmin keeps its sessions in that process. The
 # worker timeout is pgAdmin's session lifetime, as in the official image.
 timeout=$(cd "$app_dir" && "$python" -c 'import config; print(int(config.SESSION_EXPIRATION_TIME * 24 * 3600))')
