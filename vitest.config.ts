@@ -19,7 +19,11 @@ const REAL_GROUND = [
   "test/integration/odoo-standin.test.ts",
   "test/integration/odoo-test-job.test.ts",
 ];
-const REAL_CHART = ["test/integration/chart-real-pods.test.ts", "test/integration/chart-hardening.test.ts"];
+const REAL_CHART = [
+  "test/integration/chart-real-pods.test.ts",
+  "test/integration/chart-hardening.test.ts",
+  "test/integration/chart-pgadmin.test.ts",
+];
 const onTheGround = { globalSetup: ["test/ground/global-setup.ts"], fileParallelism: false, testTimeout: 300_000, hookTimeout: 600_000 };
 
 export default defineConfig({

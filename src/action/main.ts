@@ -74,6 +74,13 @@ export async function run(): Promise<void> {
     core.setOutput("image", outcome.image ?? "");
     core.setOutput("expires-at", outcome.expiresAt ? formatTimestamp(outcome.expiresAt) : "");
     core.setOutput("result", outcome.result === "failed" ? "failed" : outcome.result);
+    // command: test, for a later step (a badge, a gate): Odoo's own counts;
+    // empty for every other command and when Odoo never wrote its result line.
+    const tests = outcome.test?.summary;
+    core.setOutput("test-verdict", tests?.verdict ?? "");
+    core.setOutput("tests-run", tests?.testsRun ?? "");
+    core.setOutput("tests-failed", tests ? tests.failed : "");
+    core.setOutput("tests-errors", tests ? tests.errors : "");
 
     const rows = outcome.sweep
       ? [

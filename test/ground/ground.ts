@@ -341,6 +341,8 @@ export function envAssignments(state: GroundState): Record<string, string> {
           GROUND_IMAGE_NGINX: state.images.nginx,
           GROUND_IMAGE_PYTHON: state.images.python,
           GROUND_IMAGE_ODOO: state.images.odooStandin,
+          // A ground started before pgadmin was one of its images has none.
+          ...(state.images.pgadmin ? { GROUND_IMAGE_PGADMIN: state.images.pgadmin } : {}),
         }
       : {}),
   };
@@ -445,6 +447,7 @@ function realNodeValuesYaml(images: GroundImages): string {
     odoo: { image: images.odooStandin, probes: { startupFailureThreshold: 900 } },
     postgres: { image: images.postgres },
     nginx: { image: images.nginx },
+    pgadmin: { image: images.pgadmin },
     // The ground's ingress controller is Traefik in kube-system, as on K3s.
     networkPolicy: {
       ingressController: {

@@ -1,7 +1,8 @@
 // The test ground's own container images, built from Debian packages because
 // nothing can be pulled from Docker Hub here: a bookworm base made by
 // debootstrap, and on it stand-ins with the contracts of the images the chart
-// uses (pause, postgres, nginx-unprivileged, a Python tool image, odoo:18.0).
+// uses (pause, postgres, nginx-unprivileged, a Python tool image, odoo:18.0,
+// pgAdmin 4 from its PyPI wheel).
 // Definitions live in test/ground/images/<name>/.
 //
 // Every image is tagged by a digest of what makes it (its Containerfile and
@@ -26,6 +27,7 @@ export interface GroundImages {
   nginx: string;
   python: string;
   odooStandin: string;
+  pgadmin: string;
 }
 
 export interface GroundImagesOptions {
@@ -54,13 +56,14 @@ export interface GroundImagesReport {
 /** Bump to rebuild every image after a change of how they are built (this file). */
 const RECIPE = "1";
 const SUITE = "bookworm";
-const NAMES = ["pause", "postgres", "nginx", "python", "odooStandin"] as const;
+const NAMES = ["pause", "postgres", "nginx", "python", "odooStandin", "pgadmin"] as const;
 const DIRS: Record<keyof GroundImages, string> = {
   pause: "pause",
   postgres: "postgres",
   nginx: "nginx",
   python: "python",
   odooStandin: "odoo-standin",
+  pgadmin: "pgadmin",
 };
 const MANIFEST_TYPES = [
   "application/vnd.oci.image.manifest.v1+json",
@@ -331,6 +334,10 @@ async function buildFromContainerfile(ctx: Context, image: string, dir: string, 
     "--format",
     "oci",
     "--tls-verify=false",
+    // For a download over HTTPS in a build (pgadmin's pip): a secret is
+    // mounted only into the RUN that asks for it and is never in the image.
+    "--secret",
+    `id=host-ca,src=${hostCaBundle()}`,
     "--build-arg",
     `BASE_IMAGE=${base}`,
     "--label",
@@ -341,6 +348,21 @@ async function buildFromContainerfile(ctx: Context, image: string, dir: string, 
     image,
     dir,
   ]);
+}
+
+/**
+ * The CA certificates this host trusts (where pip on the host is told to look
+ * first): builds download with the host's trust, which includes the CA of
+ * an egress proxy that re-signs TLS.
+ */
+function hostCaBundle(): string {
+  const candidates = [process.env.PIP_CERT, process.env.SSL_CERT_FILE, "/etc/ssl/certs/ca-certificates.crt"];
+  const found = candidates.find((file): file is string => typeof file === "string" && file !== "" && existsSync(file));
+  if (!found)
+    throw new Error(
+      "no CA certificate bundle on this host (PIP_CERT, SSL_CERT_FILE, /etc/ssl/certs/ca-certificates.crt): install ca-certificates",
+    );
+  return found;
 }
 
 /** pause.c compiled on the host (static, so the image needs nothing else), then the Containerfile FROM scratch. */

@@ -407,9 +407,10 @@ describe("building, caching and pushing", () => {
       nginx: "present",
       python: "present",
       odooStandin: "present",
+      pgadmin: "present",
     });
     expect(again.images).toEqual(first.images);
-    expect(messages.at(-1)).toMatch(/6 present, 0 restored .*, 0 built/);
+    expect(messages.at(-1)).toMatch(/7 present, 0 restored .*, 0 built/);
   });
 
   it("tags every image by its inputs, under ground/ in the ground's registry", () => {
@@ -465,6 +466,7 @@ describe("image configs", () => {
     nginx: { title: "ground nginx", User: "101:101", Cmd: ["nginx", "-g", "daemon off;"], StopSignal: "SIGQUIT" },
     python: { title: "ground python", User: "65532:65532", Cmd: ["python3"], WorkingDir: "/home/app" },
     odooStandin: { title: "ground odoo stand-in", User: "odoo", Entrypoint: ["/entrypoint.sh"], Cmd: ["odoo"] },
+    pgadmin: { title: "ground pgadmin", User: "5050:5050", Entrypoint: ["/entrypoint.sh"], WorkingDir: "/pgadmin4" },
   };
   const ports: Record<keyof GroundImages, string[]> = {
     pause: [],
@@ -472,6 +474,7 @@ describe("image configs", () => {
     nginx: ["8080/tcp"],
     python: [],
     odooStandin: ["8069/tcp", "8071/tcp", "8072/tcp"],
+    pgadmin: ["5050/tcp"],
   };
 
   it.each(Object.keys(expected) as (keyof GroundImages)[])("%s: user, entrypoint, cmd, ports and labels", async (name) => {
@@ -487,6 +490,13 @@ describe("image configs", () => {
     const config = await imageConfig(images.odooStandin);
     expect(config.Env).toContain("ODOO_RC=/etc/odoo/odoo.conf");
     expect(Object.keys(config.Volumes ?? {}).sort()).toEqual(["/mnt/extra-addons", "/var/lib/odoo"]);
+  });
+
+  it("pgadmin: the data volume, the port variable and the pinned version", async () => {
+    const config = await imageConfig(images.pgadmin);
+    expect(Object.keys(config.Volumes ?? {})).toEqual(["/var/lib/pgadmin"]);
+    expect(config.Env).toContain("PGADMIN_LISTEN_PORT=5050");
+    expect(config.Labels?.["org.opencontainers.image.version"]).toBe("9.18");
   });
 
   it("postgres: PGDATA and the version's binaries on PATH", async () => {

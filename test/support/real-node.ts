@@ -16,7 +16,7 @@ export function requireRealNode(ctx: { skip: (condition: boolean, note?: string)
   ctx.skip(missing !== undefined, `needs the ground's real node: ${missing}`);
 }
 
-export function groundImage(name: "POSTGRES" | "NGINX" | "PYTHON" | "ODOO" | "PAUSE"): string {
+export function groundImage(name: "POSTGRES" | "NGINX" | "PYTHON" | "ODOO" | "PAUSE" | "PGADMIN"): string {
   const value = process.env[`GROUND_IMAGE_${name}`];
   if (!value) throw new Error(`GROUND_IMAGE_${name} is not set: the ground's global setup exports it when the real node runs`);
   return value;

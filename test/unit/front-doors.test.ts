@@ -34,7 +34,18 @@ describe("the Action's inputs", () => {
     expect([...asked].sort()).toEqual(Object.keys(actionYml.inputs).sort());
     // The post step removes the kubeconfig written under RUNNER_TEMP, whatever became of the main step.
     expect(actionYml.runs).toEqual({ using: "node24", main: "dist/index.js", post: "dist/post.js", "post-if": "always()" });
-    expect(Object.keys(actionYml.outputs).sort()).toEqual(["expires-at", "image", "namespace", "result", "sandbox", "url"]);
+    expect(Object.keys(actionYml.outputs).sort()).toEqual([
+      "expires-at",
+      "image",
+      "namespace",
+      "result",
+      "sandbox",
+      "test-verdict",
+      "tests-errors",
+      "tests-failed",
+      "tests-run",
+      "url",
+    ]);
   });
 
   it("applies the DESIGN defaults", () => {
