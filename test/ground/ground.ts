@@ -343,6 +343,9 @@ export function envAssignments(state: GroundState): Record<string, string> {
           GROUND_IMAGE_ODOO: state.images.odooStandin,
           // A ground started before pgadmin was one of its images has none.
           ...(state.images.pgadmin ? { GROUND_IMAGE_PGADMIN: state.images.pgadmin } : {}),
+          // The bases images/k8s-sandbox is built FROM on the ground (test/support/sandbox-image.ts).
+          ...(state.images.node ? { GROUND_IMAGE_NODE: state.images.node } : {}),
+          ...(state.images.helm ? { GROUND_IMAGE_HELM: state.images.helm } : {}),
         }
       : {}),
   };

@@ -14,11 +14,11 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { copyFile, cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { contentTag } from "../../src/adapters/image/content-tag.js";
-import { groundSourceDir } from "./paths.js";
+import { binaryPaths, groundSourceDir } from "./paths.js";
 import { isAlive } from "./processes.js";
 
 export interface GroundImages {
@@ -28,6 +28,9 @@ export interface GroundImages {
   python: string;
   odooStandin: string;
   pgadmin: string;
+  /** Stand-ins for the two bases of images/k8s-sandbox (node:24-bookworm-slim, alpine/helm). */
+  node: string;
+  helm: string;
 }
 
 export interface GroundImagesOptions {
@@ -56,7 +59,7 @@ export interface GroundImagesReport {
 /** Bump to rebuild every image after a change of how they are built (this file). */
 const RECIPE = "1";
 const SUITE = "bookworm";
-const NAMES = ["pause", "postgres", "nginx", "python", "odooStandin", "pgadmin"] as const;
+const NAMES = ["pause", "postgres", "nginx", "python", "odooStandin", "pgadmin", "node", "helm"] as const;
 const DIRS: Record<keyof GroundImages, string> = {
   pause: "pause",
   postgres: "postgres",
@@ -64,6 +67,12 @@ const DIRS: Record<keyof GroundImages, string> = {
   python: "python",
   odooStandin: "odoo-standin",
   pgadmin: "pgadmin",
+  node: "node",
+  helm: "helm",
+};
+/** Files from outside an image's directory that its build context needs. */
+const EXTRA_CONTEXT: Partial<Record<keyof GroundImages, () => { source: string; name: string }[]>> = {
+  helm: () => [{ source: binaryPaths().helm3, name: "helm" }],
 };
 const MANIFEST_TYPES = [
   "application/vnd.oci.image.manifest.v1+json",
@@ -93,8 +102,9 @@ export async function buildGroundImages(options: GroundImagesOptions): Promise<G
 
     const images = {} as GroundImages;
     for (const name of NAMES) {
-      const dir = join(ctx.sources, DIRS[name]);
       const repo = DIRS[name];
+      const extra = EXTRA_CONTEXT[name]?.() ?? [];
+      const dir = extra.length ? await stagedContext(ctx, join(ctx.sources, repo), extra) : join(ctx.sources, repo);
       // The base by name and tag, not by registry: the registry's port changes
       // with every start of the ground, and that must not change any tag.
       const tag = await contentTag({
@@ -104,9 +114,13 @@ export async function buildGroundImages(options: GroundImagesOptions): Promise<G
       });
       images[name] = ref(ctx, repo, tag);
       const image = images[name];
-      actions[name] = await ensureImage(ctx, repo, tag, () =>
-        name === "pause" ? buildPause(ctx, image, dir) : buildFromContainerfile(ctx, image, dir, base),
-      );
+      try {
+        actions[name] = await ensureImage(ctx, repo, tag, () =>
+          name === "pause" ? buildPause(ctx, image, dir) : buildFromContainerfile(ctx, image, dir, base),
+        );
+      } finally {
+        if (extra.length) await rm(dir, { recursive: true, force: true });
+      }
     }
     const seconds = (Date.now() - started) / 1000;
     const count = (action: ImageAction) => Object.values(actions).filter((a) => a === action).length;
@@ -115,6 +129,14 @@ export async function buildGroundImages(options: GroundImagesOptions): Promise<G
     );
     return { images, base, actions, seconds };
   });
+}
+
+/** An image's directory plus files from elsewhere (a binary of the ground), in a private copy. */
+async function stagedContext(ctx: Context, dir: string, extra: { source: string; name: string }[]): Promise<string> {
+  const staged = await mkdtemp(join(ctx.cache, `${basename(dir)}-context-`));
+  await cp(dir, staged, { recursive: true });
+  for (const file of extra) await copyFile(file.source, join(staged, file.name));
+  return staged;
 }
 
 interface Context extends GroundImagesOptions {

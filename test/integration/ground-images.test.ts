@@ -467,6 +467,8 @@ describe("image configs", () => {
     python: { title: "ground python", User: "65532:65532", Cmd: ["python3"], WorkingDir: "/home/app" },
     odooStandin: { title: "ground odoo stand-in", User: "odoo", Entrypoint: ["/entrypoint.sh"], Cmd: ["odoo"] },
     pgadmin: { title: "ground pgadmin", User: "5050:5050", Entrypoint: ["/entrypoint.sh"], WorkingDir: "/pgadmin4" },
+    node: { title: "ground node", Cmd: ["node"] },
+    helm: { title: "ground helm", Entrypoint: ["/usr/bin/helm"] },
   };
   const ports: Record<keyof GroundImages, string[]> = {
     pause: [],
@@ -475,6 +477,8 @@ describe("image configs", () => {
     python: [],
     odooStandin: ["8069/tcp", "8071/tcp", "8072/tcp"],
     pgadmin: ["5050/tcp"],
+    node: [],
+    helm: [],
   };
 
   it.each(Object.keys(expected) as (keyof GroundImages)[])("%s: user, entrypoint, cmd, ports and labels", async (name) => {
@@ -497,6 +501,11 @@ describe("image configs", () => {
     expect(Object.keys(config.Volumes ?? {})).toEqual(["/var/lib/pgadmin"]);
     expect(config.Env).toContain("PGADMIN_LISTEN_PORT=5050");
     expect(config.Labels?.["org.opencontainers.image.version"]).toBe("9.18");
+  });
+
+  it("node: the pinned Node 24, as node:24-bookworm-slim says it", async () => {
+    const config = await imageConfig(images.node);
+    expect(config.Env).toContain("NODE_VERSION=24.21.0");
   });
 
   it("postgres: PGDATA and the version's binaries on PATH", async () => {
