@@ -1,8 +1,11 @@
 // The test ground's own container images, built from Debian packages because
 // nothing can be pulled from Docker Hub here: a bookworm base made by
 // debootstrap, and on it stand-ins with the contracts of the images the chart
-// uses (pause, postgres, nginx-unprivileged, a Python tool image, odoo:18.0).
-// Definitions live in test/ground/images/<name>/.
+// uses (pause, postgres, nginx-unprivileged, a Python tool image, odoo:18.0),
+// the workspace agent's default workspace image (a code-server stand-in), and
+// the agent's storage-job image, built from the product's own
+// images/storage-job/Dockerfile on this base. Definitions live in
+// test/ground/images/<name>/ (the storage job's in images/storage-job/).
 //
 // Every image is tagged by a digest of what makes it (its Containerfile and
 // context files, and the base's tag), and the registry is asked first: a warm
@@ -18,6 +21,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { contentTag } from "../../src/adapters/image/content-tag.js";
 import { groundSourceDir } from "./paths.js";
+
+/** The product's images (images/ at the repository's root), which the ground builds on its base too. */
+const productImagesDir = join(groundSourceDir, "..", "..", "images");
 import { isAlive } from "./processes.js";
 
 export interface GroundImages {
@@ -26,6 +32,10 @@ export interface GroundImages {
   nginx: string;
   python: string;
   odooStandin: string;
+  /** AGENT_RUNTIME_DEFAULT_IMAGE on the ground: not code-server (see images/code-server-standin). */
+  codeServerStandin: string;
+  /** AGENT_RUNTIME_STORAGE_JOB_IMAGE: images/storage-job/Dockerfile, FROM the ground's debian. */
+  storageJob: string;
 }
 
 export interface GroundImagesOptions {
@@ -54,14 +64,18 @@ export interface GroundImagesReport {
 /** Bump to rebuild every image after a change of how they are built (this file). */
 const RECIPE = "1";
 const SUITE = "bookworm";
-const NAMES = ["pause", "postgres", "nginx", "python", "odooStandin"] as const;
+const NAMES = ["pause", "postgres", "nginx", "python", "odooStandin", "codeServerStandin", "storageJob"] as const;
 const DIRS: Record<keyof GroundImages, string> = {
   pause: "pause",
   postgres: "postgres",
   nginx: "nginx",
   python: "python",
   odooStandin: "odoo-standin",
+  codeServerStandin: "code-server-standin",
+  storageJob: "storage-job",
 };
+/** Images whose definition is the product's own, with the file users build. */
+const PRODUCT: Partial<Record<keyof GroundImages, string>> = { storageJob: "Dockerfile" };
 const MANIFEST_TYPES = [
   "application/vnd.oci.image.manifest.v1+json",
   "application/vnd.oci.image.index.v1+json",
@@ -90,19 +104,21 @@ export async function buildGroundImages(options: GroundImagesOptions): Promise<G
 
     const images = {} as GroundImages;
     for (const name of NAMES) {
-      const dir = join(ctx.sources, DIRS[name]);
+      const product = PRODUCT[name];
+      const dir = join(product ? productImagesDir : ctx.sources, DIRS[name]);
+      const file = join(dir, product ?? "Containerfile");
       const repo = DIRS[name];
       // The base by name and tag, not by registry: the registry's port changes
       // with every start of the ground, and that must not change any tag.
       const tag = await contentTag({
         context: dir,
-        dockerfile: join(dir, "Containerfile"),
+        dockerfile: file,
         buildArgs: name === "pause" ? { RECIPE } : { RECIPE, BASE_IMAGE: `ground/debian:${baseTag}` },
       });
       images[name] = ref(ctx, repo, tag);
       const image = images[name];
       actions[name] = await ensureImage(ctx, repo, tag, () =>
-        name === "pause" ? buildPause(ctx, image, dir) : buildFromContainerfile(ctx, image, dir, base),
+        name === "pause" ? buildPause(ctx, image, dir) : buildFromContainerfile(ctx, image, dir, file, base),
       );
     }
     const seconds = (Date.now() - started) / 1000;
@@ -324,7 +340,7 @@ async function buildBase(ctx: Context, image: string, apt: AptSources, rootfsKey
 // ---------------------------------------------------------------------------
 // The images.
 
-async function buildFromContainerfile(ctx: Context, image: string, dir: string, base: string): Promise<void> {
+async function buildFromContainerfile(ctx: Context, image: string, dir: string, file: string, base: string): Promise<void> {
   const name = dirName(image);
   await buildah(ctx, name, [
     "bud",
@@ -336,7 +352,7 @@ async function buildFromContainerfile(ctx: Context, image: string, dir: string, 
     "--label",
     `ground.k8s-dev-sandbox/image=${name}`,
     "-f",
-    join(dir, "Containerfile"),
+    file,
     "-t",
     image,
     dir,
