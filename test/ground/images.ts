@@ -92,42 +92,69 @@ export async function buildGroundImages(options: GroundImagesOptions): Promise<G
   const started = Date.now();
   const cache = join(options.cacheDir, "images");
   mkdirSync(join(cache, "logs"), { recursive: true });
-  return withLock(join(cache, "lock"), options.log, async () => {
-    const ctx: Context = { ...options, cache, sources: options.sourceDir ?? join(groundSourceDir, "images") };
-    const apt = readAptSources();
-    const rootfsKey = await rootfsKeyOf(apt);
-    const setup = await readFile(join(ctx.sources, "debian", "setup.sh"));
-    const baseTag = `${SUITE}-${digest([RECIPE, rootfsKey, apt.text, setup]).slice(0, 20)}`;
-    const base = ref(ctx, "debian", baseTag);
-    const actions = {} as GroundImagesReport["actions"];
-    actions.base = await ensureImage(ctx, "debian", baseTag, () => buildBase(ctx, base, apt, rootfsKey));
-
-    const images = {} as GroundImages;
-    for (const name of NAMES) {
-      const product = PRODUCT[name];
-      const dir = join(product ? productImagesDir : ctx.sources, DIRS[name]);
-      const file = join(dir, product ?? "Containerfile");
-      const repo = DIRS[name];
-      // The base by name and tag, not by registry: the registry's port changes
-      // with every start of the ground, and that must not change any tag.
-      const tag = await contentTag({
-        context: dir,
-        dockerfile: file,
-        buildArgs: name === "pause" ? { RECIPE } : { RECIPE, BASE_IMAGE: `ground/debian:${baseTag}` },
-      });
-      images[name] = ref(ctx, repo, tag);
-      const image = images[name];
-      actions[name] = await ensureImage(ctx, repo, tag, () =>
-        name === "pause" ? buildPause(ctx, image, dir) : buildFromContainerfile(ctx, image, dir, file, base),
-      );
-    }
+  const ctx: Context = { ...options, cache, sources: options.sourceDir ?? join(groundSourceDir, "images") };
+  const plan = await planImages(ctx);
+  const report = (actions: GroundImagesReport["actions"]): GroundImagesReport => {
     const seconds = (Date.now() - started) / 1000;
     const count = (action: ImageAction) => Object.values(actions).filter((a) => a === action).length;
     options.log(
       `ground images: ${count("present")} present, ${count("restored")} restored from ${cache}, ${count("built")} built (${seconds.toFixed(1)}s)`,
     );
-    return { images, base, actions, seconds };
+    return { images: plan.images, base: plan.base, actions, seconds };
+  };
+  // Everything in the registry already: nothing to wait for another build's lock about.
+  const present = await Promise.all([
+    inRegistry(ctx.registry, "ground/debian", plan.baseTag),
+    ...plan.items.map((item) => inRegistry(ctx.registry, `ground/${item.repo}`, item.tag)),
+  ]);
+  if (present.every(Boolean)) {
+    return report(Object.fromEntries([["base", "present"], ...NAMES.map((n) => [n, "present"])]) as GroundImagesReport["actions"]);
+  }
+  return withLock(join(cache, "lock"), options.log, async () => {
+    const actions = {} as GroundImagesReport["actions"];
+    actions.base = await ensureImage(ctx, "debian", plan.baseTag, () => buildBase(ctx, plan.base, plan.apt, plan.rootfsKey));
+    for (const { name, repo, tag, dir, file, image } of plan.items) {
+      actions[name] = await ensureImage(ctx, repo, tag, () =>
+        name === "pause" ? buildPause(ctx, image, dir) : buildFromContainerfile(ctx, image, dir, file, plan.base),
+      );
+    }
+    return report(actions);
   });
+}
+
+interface Plan {
+  apt: AptSources;
+  rootfsKey: string;
+  baseTag: string;
+  base: string;
+  images: GroundImages;
+  items: { name: keyof GroundImages; repo: string; tag: string; dir: string; file: string; image: string }[];
+}
+
+/** Every image's reference, from the digests of what makes it (nothing is built or asked here). */
+async function planImages(ctx: Context): Promise<Plan> {
+  const apt = readAptSources();
+  const rootfsKey = await rootfsKeyOf(apt);
+  const setup = await readFile(join(ctx.sources, "debian", "setup.sh"));
+  const baseTag = `${SUITE}-${digest([RECIPE, rootfsKey, apt.text, setup]).slice(0, 20)}`;
+  const images = {} as GroundImages;
+  const items: Plan["items"] = [];
+  for (const name of NAMES) {
+    const product = PRODUCT[name];
+    const dir = join(product ? productImagesDir : ctx.sources, DIRS[name]);
+    const file = join(dir, product ?? "Containerfile");
+    const repo = DIRS[name];
+    // The base by name and tag, not by registry: the registry's port changes
+    // with every start of the ground, and that must not change any tag.
+    const tag = await contentTag({
+      context: dir,
+      dockerfile: file,
+      buildArgs: name === "pause" ? { RECIPE } : { RECIPE, BASE_IMAGE: `ground/debian:${baseTag}` },
+    });
+    images[name] = ref(ctx, repo, tag);
+    items.push({ name, repo, tag, dir, file, image: images[name] });
+  }
+  return { apt, rootfsKey, baseTag, base: ref(ctx, "debian", baseTag), images, items };
 }
 
 interface Context extends GroundImagesOptions {
