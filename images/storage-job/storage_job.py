@@ -378,8 +378,9 @@ def sync_into_place(tree: str) -> None:
     if not wanted:
         return
     sources = [os.path.join(tree, name) for name in sorted(wanted)]
-    # -a without owner, group and devices: the job runs as the workspace's uid.
-    result = subprocess.run(["rsync", "-rlpt", "--delete", "--force", *sources, f"{DATA}/"], check=False)
+    # -a without owner, group and device files: the job runs as the
+    # workspace's uid (FIFOs, which it may create, are kept).
+    result = subprocess.run(["rsync", "-rlpt", "--specials", "--delete", "--force", *sources, f"{DATA}/"], check=False)
     if result.returncode != 0:
         raise JobError(E_SYNC, f"rsync into {DATA} exited {result.returncode} (see the lines above)")
 

@@ -140,6 +140,7 @@ export async function ensureS3(options: {
   }
   if (previous) await stopS3(previous);
   const dir = join(options.groundDir, "s3");
+  await stopStrays(dir);
   const dataDir = join(dir, "data");
   mkdirSync(dataDir, { recursive: true });
   const credentialsFile = ensureCredentials(dir);
@@ -159,6 +160,7 @@ export async function ensureS3(options: {
     dataDir,
   };
   state.pid = startDaemon(options.weed, weedArgs({ dataDir, ports, identities }), logFile);
+  recordPids(dir, state);
   try {
     if (bridged) {
       state.relayPid = startDaemon(
@@ -166,6 +168,7 @@ export async function ensureS3(options: {
         ["--import", "tsx", join(groundSourceDir, "tcp-relay.ts"), `${bridgeIp}:${ports.s3}`, `127.0.0.1:${ports.s3}`],
         join(options.groundDir, "logs", "s3-relay.log"),
       );
+      recordPids(dir, state);
     }
     await waitFor("the S3 gateway", () => s3Answers(state), 120_000, logFile);
     await waitFor(
@@ -190,6 +193,33 @@ export async function ensureS3(options: {
 export async function stopS3(s3: S3State): Promise<void> {
   if (s3.relayPid) await stopProcess(s3.relayPid);
   if (s3.pid) await stopProcess(s3.pid, 20_000);
+}
+
+/**
+ * The pids of the store are also kept beside its data: a state.json written
+ * without them (a crash, or a ground restarted by code that does not know the
+ * store) must not leave a `weed` holding the data directory and the ports.
+ */
+function recordPids(dir: string, s3: S3State): void {
+  writeFileSync(join(dir, "pids.json"), `${JSON.stringify({ weed: s3.pid, relay: s3.relayPid, dataDir: s3.dataDir })}\n`);
+}
+
+/** Stops a store left running from this directory, checking each pid is still that process. */
+async function stopStrays(dir: string): Promise<void> {
+  const file = join(dir, "pids.json");
+  if (!existsSync(file)) return;
+  const recorded = JSON.parse(readFileSync(file, "utf8")) as { weed?: number; relay?: number; dataDir?: string };
+  const commandLine = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+    } catch {
+      return "";
+    }
+  };
+  if (recorded.relay && isAlive(recorded.relay) && commandLine(recorded.relay).includes("tcp-relay.ts")) await stopProcess(recorded.relay);
+  if (recorded.weed && isAlive(recorded.weed) && recorded.dataDir && commandLine(recorded.weed).includes(`-dir=${recorded.dataDir}`)) {
+    await stopProcess(recorded.weed, 20_000);
+  }
 }
 
 /** The same ports as last time when they are still free (the endpoint in a pod's env stays right). */
