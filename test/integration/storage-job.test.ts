@@ -117,6 +117,7 @@ function snapshot(root: string): Record<string, [string, number, number, string,
         walk(path, `${at}/`);
       } else if (s.isSymbolicLink()) out[at] = ["link", s.uid, s.gid, "", readlinkSync(path)];
       else if (s.isSocket()) out[at] = ["socket", s.uid, s.gid, mode, ""];
+      else if (s.isFIFO()) out[at] = ["fifo", s.uid, s.gid, mode, ""];
       else out[at] = ["file", s.uid, s.gid, mode, createHash("sha256").update(readFileSync(path)).digest("hex")];
     }
   };
@@ -125,7 +126,8 @@ function snapshot(root: string): Record<string, [string, number, number, string,
 }
 
 // The home a workspace leaves behind: nested directories, a private file, a
-// symlink, an empty directory, and two sockets (which are never archived).
+// symlink, an empty directory, a named pipe, and two sockets (which are never
+// archived).
 const POPULATE = [
   "mkdir -p deep/a/b/c .config/code-server empty",
   "printf 'hello from the workspace\\n' > notes.txt",
@@ -134,6 +136,7 @@ const POPULATE = [
   "printf 'bind-addr: 0.0.0.0:8080\\n' > .config/code-server/config.yaml",
   "chmod 600 notes.txt",
   "ln -s deep/a/b/c/file.txt shortcut",
+  "mkfifo deep/pipe",
   'python3 -c \'import socket; socket.socket(socket.AF_UNIX).bind("agent.sock"); socket.socket(socket.AF_UNIX).bind("deep/ipc.socket")\'',
   "test -S agent.sock && test -S deep/ipc.socket",
 ].join("\n");
@@ -261,6 +264,7 @@ describe("restore", () => {
     const restored = snapshot(await hostPathOf("home-b"));
     expect(restored).toEqual(expected);
     expect(restored["notes.txt"]?.slice(0, 4)).toEqual(["file", 1000, 1000, "600"]);
+    expect(restored["deep/pipe"]?.[0]).toBe("fifo");
 
     const marker = await getJson(`${PREFIX}${workspace}/.restore_marker`);
     expect(marker).toEqual({ restore_op_id: "restore-1", archive_key: archiveKey("op-1"), restored_at: expect.any(String) });
