@@ -3,8 +3,9 @@
 // node (containerd, kubelet, kube-proxy, kube-router, CoreDNS) for pods that
 // must really run, an OCI registry with images built from Debian, and
 // buildah, and an S3 store (SeaweedFS). Control-plane ports are free ports on
-// 127.0.0.1, the real node's pods live on the ground's own bridge. `up` is idempotent, `down` stops only
-// what `up` recorded and puts the host back. See docs/test-ground.md.
+// 127.0.0.1, the real node's pods live on the ground's own bridge. `up` is
+// idempotent, `down` stops only what `up` recorded and puts the host back.
+// See docs/test-ground.md.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
