@@ -36,7 +36,12 @@ DATA = os.environ.get("STORAGE_JOB_DATA_DIR", "/data")
 STAGING_NAME = ".codehub-restore-staging"
 # ext4 volumes have it, owned by root: unreadable for uid 1000, never ours.
 NOT_OURS = {STAGING_NAME, "lost+found"}
-PART_SIZE = 64 * 1024 * 1024
+# Multipart parts of a streamed upload are held in memory: 16 MiB parts, at
+# most 4 in memory, keep the job under ~160 MiB whatever the volume's size
+# (s3transfer's defaults, 10 parts in memory, had it killed at 512 MiB with
+# 64 MiB parts). 10,000 parts of 16 MiB: archives up to 160 GB.
+PART_SIZE = 16 * 1024 * 1024
+PARTS_IN_MEMORY = 4
 
 # error_code in the .error / .restore_error markers, and the exit status.
 E_CONFIG = 2  # the environment is incomplete or contradicts itself
@@ -105,7 +110,10 @@ class Store:
         )
         from boto3.s3.transfer import TransferConfig
 
-        self.transfer = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, max_concurrency=4)
+        self.transfer = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, max_concurrency=PARTS_IN_MEMORY)
+        # boto3 1.26 (bookworm) does not take it as an argument; its
+        # s3transfer reads it from the config all the same.
+        self.transfer.max_in_memory_upload_chunks = PARTS_IN_MEMORY
 
     def _fail(self, what: str, key: str, error: Exception) -> JobError:
         return JobError(E_S3, f"{what} s3://{self.bucket}/{key} at {self.endpoint}: {error}")
@@ -185,6 +193,13 @@ def sha256_of(path: str) -> str:
     return digest.hexdigest()
 
 
+def peak_memory_mib() -> int:
+    import resource
+
+    # ru_maxrss is in KiB on Linux; the job's own process (tar, zstd and rsync are small).
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
 def tar_excludes() -> list[str]:
     # Sockets cannot be archived or restored; the staging dir and lost+found
     # are not the workspace's.
@@ -214,7 +229,7 @@ def archive() -> int:
         # The commit marker, last: until it exists the archive does not count.
         store.put_text(meta_key, f"sha256:{digest}\n", "text/plain")
         store.delete(error_key)
-        log(f"archived {size} bytes, sha256:{digest}")
+        log(f"archived {size} bytes, sha256:{digest} (peak memory {peak_memory_mib()} MiB)")
         return 0
     except Exception as error:
         return report_failure(store, error_key, as_job_error(error), {"operation": "archive", "archive_op_id": op})
@@ -314,7 +329,7 @@ def restore() -> int:
             json.dumps({"kind": "restored", "source_archive_key": key, "restore_op_id": op, "restored_at": at}),
         )
         store.delete(error_key)
-        log("restored")
+        log(f"restored (peak memory {peak_memory_mib()} MiB)")
         return 0
     except Exception as error:
         return report_failure(store, error_key, as_job_error(error), fields)

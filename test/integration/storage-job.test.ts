@@ -9,6 +9,7 @@ import { lstatSync, readFileSync, readlinkSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import {
   CopyObjectCommand,
+  ListMultipartUploadsCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -19,7 +20,17 @@ import {
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, groundEnv, kubectl, kubectlJson, uniqueName } from "../support/cluster.js";
-import { apply, type ContainerSpec, createRestrictedNamespace, podSpec, pvc, runJob, runOnce } from "../support/pods.js";
+import {
+  apply,
+  type ContainerSpec,
+  createRestrictedNamespace,
+  podSpec,
+  pvc,
+  runJob,
+  runOnce,
+  startJob,
+  waitForJob,
+} from "../support/pods.js";
 import { execIn, realNodeMissing, requireRealNode } from "../support/real-node.js";
 
 const PREFIX = "codehub-ws-";
@@ -44,13 +55,17 @@ function jobEnv(extra: Record<string, string>, secret = "s3"): ContainerSpec["en
   ];
 }
 
-function archiveJob(name: string, claim: string, op: string, secret = "s3") {
-  return runJob(namespace, name, {
+function archiveSpec(claim: string, op: string, secret = "s3"): ContainerSpec {
+  return {
     image: image(),
     command: ["/bin/sh", "-c", "/usr/local/bin/archive"],
     env: jobEnv({ ARCHIVE_URL: `s3://${bucket()}/${archiveKey(op)}`, ARCHIVE_OP_ID: op }, secret),
     volumes: [{ claim, path: "/data", readOnly: true }],
-  });
+  };
+}
+
+function archiveJob(name: string, claim: string, op: string, secret = "s3") {
+  return runJob(namespace, name, archiveSpec(claim, op, secret));
 }
 
 function restoreJob(name: string, claim: string, op: string, key: string) {
@@ -166,7 +181,13 @@ beforeAll(async () => {
       `--from-literal=AWS_SECRET_ACCESS_KEY=${secret}`,
     ]);
   }
-  await apply(pvc(namespace, "home-a"), pvc(namespace, "home-b"), pvc(namespace, "home-c"), pvc(namespace, "home-d"));
+  await apply(
+    pvc(namespace, "home-a"),
+    pvc(namespace, "home-b"),
+    pvc(namespace, "home-c"),
+    pvc(namespace, "home-d"),
+    pvc(namespace, "home-e"),
+  );
   await onVolume("populate-a", "home-a", POPULATE);
 }, 600_000);
 
@@ -244,6 +265,55 @@ describe("archive", () => {
     expect(outcome.logs).toContain("could not write the failure marker either");
     expect(outcome.logs).not.toContain(groundEnv("AGENT_S3_SECRET_KEY"));
     expect(await keysUnder(`${PREFIX}${workspace}/op-4/`)).toEqual([]);
+  });
+});
+
+describe("interruptions and an unreachable store", () => {
+  it("an archive killed during its upload leaves neither the object nor .meta; the same op then completes", async (ctx) => {
+    requireRealNode(ctx);
+    // Incompressible, so the upload takes many 64 MiB parts.
+    await onVolume("populate-e", "home-e", "head -c 600000000 /dev/urandom > big.bin && echo small > small.txt");
+    await startJob(namespace, "archive-killed", archiveSpec("home-e", "op-5"));
+    // The multipart upload is under way: the store lists it, the object does not exist yet.
+    await eventually(
+      "the archive's multipart upload to start",
+      async () => {
+        const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket(), Prefix: archiveKey("op-5") }));
+        return (uploads.Uploads ?? []).some((u) => u.Key === archiveKey("op-5"));
+      },
+      180_000,
+      200,
+    );
+    await kubectl(["-n", namespace, "delete", "pod", "-l", "job=archive-killed", "--grace-period=0", "--force"]);
+    const killed = await waitForJob(namespace, "archive-killed");
+    expect(killed.succeeded).toBe(false);
+    expect(await exists(archiveKey("op-5"))).toBe(false);
+    expect(await exists(`${archiveKey("op-5")}.meta`)).toBe(false);
+
+    const again = await archiveJob("archive-killed-again", "home-e", "op-5");
+    expect(again.succeeded, again.logs).toBe(true);
+    // 600 MB streamed in 16 MiB parts: memory stays bounded whatever the volume's size.
+    const peak = Number(/peak memory (\d+) MiB/.exec(again.logs)?.[1]);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThan(256);
+    const meta = (await getBytes(`${archiveKey("op-5")}.meta`)).toString("utf8");
+    expect(meta).toBe(
+      `sha256:${createHash("sha256")
+        .update(await getBytes(archiveKey("op-5")))
+        .digest("hex")}\n`,
+    );
+  }, 600_000);
+
+  it("with the store unreachable: the log says where and why, the job fails, nothing is written", async (ctx) => {
+    requireRealNode(ctx);
+    const spec = archiveSpec("home-a", "op-6");
+    spec.env = (spec.env ?? []).map((e) => (e.name === "AWS_ENDPOINT_URL" ? { name: e.name, value: "http://10.88.0.1:9" } : e));
+    const outcome = await runJob(namespace, "archive-unreachable", spec);
+    expect(outcome.succeeded).toBe(false);
+    expect(outcome.logs).toContain("FAILED (archive, error_code 3)");
+    expect(outcome.logs).toContain("http://10.88.0.1:9");
+    expect(outcome.logs).toMatch(/Could not connect to the endpoint URL/);
+    expect(await keysUnder(`${PREFIX}${workspace}/op-6/`)).toEqual([]);
   });
 });
 

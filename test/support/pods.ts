@@ -82,11 +82,8 @@ export interface JobOutcome {
   logs: string;
 }
 
-/**
- * Runs a Job (no retries, a deadline, cleaned up by TTL) and waits until it
- * succeeds or fails; returns the outcome with the pod's logs.
- */
-export async function runJob(namespace: string, name: string, spec: ContainerSpec, timeoutMs = 240_000): Promise<JobOutcome> {
+/** Creates a Job (no retries, a deadline, cleaned up by TTL) without waiting for it. */
+export async function startJob(namespace: string, name: string, spec: ContainerSpec): Promise<void> {
   await apply({
     apiVersion: "batch/v1",
     kind: "Job",
@@ -98,6 +95,10 @@ export async function runJob(namespace: string, name: string, spec: ContainerSpe
       template: { metadata: { labels: { job: name } }, spec: podSpec(spec) },
     },
   });
+}
+
+/** Waits until a Job succeeds or fails; returns the outcome with the pod's logs. */
+export async function waitForJob(namespace: string, name: string, timeoutMs = 240_000): Promise<JobOutcome> {
   const conditions = await eventually(
     `job ${namespace}/${name} to finish`,
     async () => {
@@ -116,6 +117,12 @@ export async function runJob(namespace: string, name: string, spec: ContainerSpe
   );
   const { stdout, stderr } = await kubectl(["-n", namespace, "logs", `job/${name}`], { reject: false });
   return { succeeded: conditions.some((c) => c.type === "Complete"), logs: `${stdout}${stderr}` };
+}
+
+/** Runs a Job and waits for its outcome. */
+export async function runJob(namespace: string, name: string, spec: ContainerSpec, timeoutMs = 240_000): Promise<JobOutcome> {
+  await startJob(namespace, name, spec);
+  return waitForJob(namespace, name, timeoutMs);
 }
 
 /** Runs a command to completion in a one-off pod (a Job), failing the test when it fails. */
