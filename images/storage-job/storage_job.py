@@ -254,14 +254,15 @@ def upload_volume(store: Store, key: str) -> tuple[str, int]:
     finally:
         zstd.stdout.close()
         tar_code, zstd_code = tar.wait(), zstd.wait()
+    # A failed upload first: closing the pipe then made zstd and tar fail too.
+    if upload_error:
+        discard(store, key)
+        raise upload_error
     # GNU tar: 1 = a file changed while read (the volume is not in use during
     # an archive, but a log file may still be closing); 2 = fatal.
     if tar_code not in (0, 1) or zstd_code != 0:
         discard(store, key)
         raise JobError(E_TAR, f"tar exited {tar_code}, zstd exited {zstd_code} while reading {DATA} (see the lines above)")
-    if upload_error:
-        discard(store, key)
-        raise upload_error
     if tar_code == 1:
         log("tar: some files changed while they were read; archived as read")
     return reader.sha256.hexdigest(), reader.size

@@ -41,4 +41,5 @@ server.on("error", (error) => {
 server.listen(listen.port, listen.host, () => {
   process.stderr.write(`tcp-relay: ${listen.host}:${listen.port} -> ${target.host}:${target.port}\n`);
 });
-for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => server.close(() => process.exit(0)));
+// Stopping ends open connections too (clients retry against the next store).
+for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => process.exit(0));
