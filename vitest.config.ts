@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
 // Tests on the ground run one file at a time within a project (they share one
-// cluster and its CPU), but the four ground projects run beside each other:
+// cluster and its CPU), but the five ground projects run beside each other:
 // most of their time is spent waiting on the cluster, and the warm CI run
 // must stay under 10 minutes on 2 cores. Each starts the ground through the
 // global setup, which is idempotent and serialized by a lock (ground.ts).
@@ -10,21 +10,23 @@ import { defineConfig } from "vitest/config";
 //   real-pods    whatever must really run: the real node, its images, the ingress,
 //                the Odoo stand-in and the test Job
 //   real-chart   the chart deployed by the engine onto the real node
+//   real-agent   the workspace agent's parts: the S3 store, storage Jobs, the product image
 //   e2e          the bundled Action as GitHub runs it, against the GitHub stand-in
-// Two streams of real-pod tests, balanced by their run time (about 4-5 min each).
+// Three streams of real-pod tests, balanced by their run time.
 const REAL_GROUND = [
   "test/integration/ground-real-node.test.ts",
   "test/integration/ground-ingress.test.ts",
   "test/integration/ground-images.test.ts",
   "test/integration/odoo-standin.test.ts",
   "test/integration/odoo-test-job.test.ts",
-  "test/integration/sandbox-image.test.ts",
 ];
 const REAL_CHART = [
   "test/integration/chart-real-pods.test.ts",
   "test/integration/chart-hardening.test.ts",
   "test/integration/chart-pgadmin.test.ts",
 ];
+// The workspace agent's parts: the S3 store, the storage Jobs, the product image.
+const REAL_AGENT = ["test/integration/ground-s3.test.ts", "test/integration/storage-job.test.ts", "test/integration/sandbox-image.test.ts"];
 const onTheGround = { globalSetup: ["test/ground/global-setup.ts"], fileParallelism: false, testTimeout: 300_000, hookTimeout: 600_000 };
 
 export default defineConfig({
@@ -32,10 +34,16 @@ export default defineConfig({
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
       {
-        test: { name: "integration", include: ["test/integration/**/*.test.ts"], exclude: [...REAL_GROUND, ...REAL_CHART], ...onTheGround },
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          exclude: [...REAL_GROUND, ...REAL_CHART, ...REAL_AGENT],
+          ...onTheGround,
+        },
       },
       { test: { name: "real-pods", include: REAL_GROUND, ...onTheGround } },
       { test: { name: "real-chart", include: REAL_CHART, ...onTheGround } },
+      { test: { name: "real-agent", include: REAL_AGENT, ...onTheGround } },
       { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], ...onTheGround } },
     ],
   },

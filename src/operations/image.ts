@@ -70,7 +70,9 @@ export async function buildImage(deps: ImageDeps, commit: string | undefined, op
     return { image, reused: false };
   }
   const builder = await deps.builder();
-  logger.info(`building ${image} with ${builder.name} (${(await contextFiles(settings.context, settings.dockerfile)).length} files in the context)`);
+  logger.info(
+    `building ${image} with ${builder.name} (${(await contextFiles(settings.context, settings.dockerfile)).length} files in the context)`,
+  );
   const labels: Record<string, string> = { "org.opencontainers.image.title": "k8s-dev-sandbox preview" };
   if (settings.repository) labels["org.opencontainers.image.source"] = `https://github.com/${settings.repository}`;
   if (commit) labels["org.opencontainers.image.revision"] = commit;

@@ -175,6 +175,35 @@ build_traefik() {
   rm -rf "$mod"
 }
 
+# SeaweedFS's go.mod has one replace directive (go-bip39 with a published
+# fork), which `go install mod@version` refuses; the wrapper repeats it. The
+# default build (no tags) leaves out the optional filer stores (rocksdb, tikv,
+# ydb, ...), which is the smallest build the module offers.
+build_seaweedfs() {
+  local v=$SEAWEEDFS_VERSION
+  local dest="$bin_root/seaweedfs-$v"
+  if have "$dest" weed; then return; fi
+  log "building seaweedfs $v (weed); cold: about 10 min on 2 cores"
+  local mod="$work/seaweedfs-$v"
+  rm -rf "$mod" && mkdir -p "$mod"
+  (
+    cd "$mod"
+    go mod init ground/seaweedfs >/dev/null 2>&1
+    go mod edit -require="github.com/seaweedfs/seaweedfs@$v"
+    local gomod line old new
+    gomod=$(go mod download -json "github.com/seaweedfs/seaweedfs@$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    while read -r line; do
+      old=$(echo "${line%%=>*}" | xargs); new=$(echo "${line#*=>}" | xargs)
+      go mod edit -replace="${old// /@}=${new// /@}"
+    done < <(go_mod_directives "$gomod" replace)
+    while read -r line; do go mod edit -exclude="${line// /@}"; done < <(go_mod_directives "$gomod" exclude)
+    mkdir -p out
+    go build -mod=mod -trimpath -ldflags "-s -w" -o out/weed github.com/seaweedfs/seaweedfs/weed
+  )
+  publish "$mod/out" "$dest"
+  rm -rf "$mod"
+}
+
 # go_install NAME MODULE_PATH VERSION LDFLAGS: a module without replace
 # directives installs directly.
 go_install() {
@@ -197,6 +226,8 @@ case "$what" in
   kube-router) go_install kube-router github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "$KUBE_ROUTER_VERSION" "" ;;
   # The ingress controller K3s runs; test/ground/ingress.ts deploys it.
   traefik) build_traefik ;;
+  # The S3 store of the workspace agent's archives; test/ground/s3.ts runs it.
+  seaweedfs) build_seaweedfs ;;
   kwok) go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" ;;
   helm) go_install helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION" "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" ;;
   helm3)
@@ -205,7 +236,7 @@ case "$what" in
     ;;
   all)
     # Small ones first, so a person waiting gets helm/kwok/etcd in minutes.
-    "$0" helm; "$0" helm3; "$0" kwok; "$0" etcd; "$0" coredns; "$0" kube-router; "$0" traefik; "$0" kubernetes
+    "$0" helm; "$0" helm3; "$0" kwok; "$0" etcd; "$0" coredns; "$0" kube-router; "$0" traefik; "$0" seaweedfs; "$0" kubernetes
     ;;
-  *) echo "usage: $0 [all|etcd|kubernetes|kwok|helm|helm3|coredns|kube-router|traefik]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|etcd|kubernetes|kwok|helm|helm3|coredns|kube-router|traefik|seaweedfs]" >&2; exit 2 ;;
 esac

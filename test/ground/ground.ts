@@ -2,9 +2,10 @@
 // controller manager, scheduler) with kwok's simulated node for scale, a real
 // node (containerd, kubelet, kube-proxy, kube-router, CoreDNS) for pods that
 // must really run, an OCI registry with images built from Debian, and
-// buildah. Control-plane ports are free ports on 127.0.0.1, the real node's
-// pods live on the ground's own bridge. `up` is idempotent, `down` stops only
-// what `up` recorded and puts the host back. See docs/test-ground.md.
+// buildah, and an S3 store (SeaweedFS). Control-plane ports are free ports on
+// 127.0.0.1, the real node's pods live on the ground's own bridge. `up` is
+// idempotent, `down` stops only what `up` recorded and puts the host back.
+// See docs/test-ground.md.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
@@ -26,6 +27,7 @@ import {
   startRealNode,
   stopRealNode,
 } from "./real-node.js";
+import { ensureS3, readS3Credentials, type S3State, s3Alive, stopS3 } from "./s3.js";
 import { freePort, isAlive, isPortFree, startDaemon, stopProcess, waitFor } from "./processes.js";
 import { binaryPaths, cacheDir, groundSourceDir, readVersions, stateDir, type Versions } from "./paths.js";
 
@@ -55,6 +57,8 @@ export interface GroundState {
   ingressHttpsUrl?: string;
   /** Chart values that put a sandbox on the real node with the ground's images. */
   realNodeValues?: string;
+  /** The S3 store (test/ground/s3.ts). */
+  s3?: S3State;
 }
 
 const log = (message: string) => process.stderr.write(`[ground] ${message}\n`);
@@ -132,10 +136,14 @@ async function withLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
 async function upUnlocked(dir: string): Promise<GroundState> {
   const existing = readState(dir);
   const pinned = readVersions();
-  const stale = existing ? (Object.keys(pinned) as (keyof Versions)[]).filter((k) => existing.versions?.[k] !== pinned[k]) : [];
-  if ((await isHealthy(existing)) && stale.length === 0) {
+  // The S3 store restarts on its own when its version changes (ensureAddons).
+  const stale = existing
+    ? (Object.keys(pinned) as (keyof Versions)[]).filter((k) => k !== "seaweedfs" && existing.versions?.[k] !== pinned[k])
+    : [];
+  if (existing && (await isHealthy(existing)) && stale.length === 0) {
     log(`already up (${dir})`);
-    return existing as GroundState;
+    await ensureAddons(existing);
+    return existing;
   }
   // A running ground of other versions is never reused silently: it is restarted with the pinned ones.
   if (stale.length > 0 && existing) {
@@ -264,6 +272,7 @@ async function upUnlocked(dir: string): Promise<GroundState> {
       await startNodeWithImages(state, pki, prepared, save);
       save();
     }
+    await ensureAddons(state);
     log(`up in ${((Date.now() - started) / 1000).toFixed(1)}s: Kubernetes ${versions.kubernetes}, registry ${state.registry}`);
     return state;
   } catch (error) {
@@ -290,6 +299,10 @@ async function downUnlocked(dir: string, options: { purge?: boolean }): Promise<
 }
 
 async function stopAll(state: GroundState): Promise<void> {
+  if (state.s3) {
+    await stopS3(state.s3);
+    state.s3 = undefined;
+  }
   // The real node first, while the API server still answers; then the
   // clients before the API server and etcd.
   if (state.node) {
@@ -307,6 +320,7 @@ export async function status(): Promise<{ state?: GroundState; healthy: boolean;
   const state = readState();
   const components: Record<string, boolean> = {};
   for (const c of COMPONENTS) components[c] = isAlive(state?.pids[c]);
+  components.s3 = s3Alive(state?.s3, !!state?.node);
   return { state, healthy: await isHealthy(state), components };
 }
 
@@ -346,9 +360,66 @@ export function envAssignments(state: GroundState): Record<string, string> {
           // The bases images/k8s-sandbox is built FROM on the ground (test/support/sandbox-image.ts).
           ...(state.images.node ? { GROUND_IMAGE_NODE: state.images.node } : {}),
           ...(state.images.helm ? { GROUND_IMAGE_HELM: state.images.helm } : {}),
+          ...(state.images.codeServerStandin ? { GROUND_IMAGE_CODE_SERVER: state.images.codeServerStandin } : {}),
+          ...(state.images.storageJob ? { GROUND_IMAGE_STORAGE_JOB: state.images.storageJob } : {}),
         }
       : {}),
+    ...agentAssignments(state),
   };
+}
+
+/**
+ * The workspace agent's settings on this ground (names of the contract,
+ * ../shared/notes/agent-api.md section 7): its S3 store and its images.
+ * `k8s-sandbox agent` runs against the ground with only an API key added.
+ */
+function agentAssignments(state: GroundState): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (state.s3) {
+    const { accessKey, secretKey } = readS3Credentials(state.s3);
+    Object.assign(env, {
+      AGENT_S3_ENDPOINT: state.s3.endpoint,
+      AGENT_S3_INTERNAL_ENDPOINT: state.s3.internalEndpoint,
+      AGENT_S3_BUCKET: state.s3.bucket,
+      AGENT_S3_REGION: state.s3.region,
+      AGENT_S3_ACCESS_KEY: accessKey,
+      AGENT_S3_SECRET_KEY: secretKey,
+    });
+  }
+  if (state.images?.codeServerStandin) env.AGENT_RUNTIME_DEFAULT_IMAGE = state.images.codeServerStandin;
+  if (state.images?.storageJob) env.AGENT_RUNTIME_STORAGE_JOB_IMAGE = state.images.storageJob;
+  return env;
+}
+
+/**
+ * What `up` adds to a ground that is already running, without restarting it:
+ * the S3 store (started, or restarted for another pinned version), and the
+ * images added to the ground since it started (a registry look-up each when
+ * present). A ground started before these existed gets them here.
+ */
+async function ensureAddons(state: GroundState): Promise<void> {
+  const save = () => writeFileSync(statePath(state.dir), `${JSON.stringify(state, null, 2)}\n`);
+  const pinned = readVersions();
+  const weed = binaryPaths(pinned).weed;
+  if (!existsSync(weed)) {
+    log("the S3 store's binary (SeaweedFS) is not cached yet; building it");
+    await execa("bash", [join(groundSourceDir, "build-binaries.sh"), "seaweedfs"], { stdio: "inherit" });
+  }
+  state.s3 = await ensureS3({
+    groundDir: state.dir,
+    weed,
+    version: pinned.seaweedfs,
+    previous: state.s3,
+    bridgeIp: state.node ? NODE_IP : undefined,
+    log,
+  });
+  state.versions = { ...state.versions, seaweedfs: pinned.seaweedfs };
+  save();
+  if (state.node && state.images) {
+    const images = await ensureGroundImages({ registry: state.registry, registriesConf: state.registriesConf, cacheDir: cacheDir(), log });
+    state.images = { ...state.images, ...images };
+    save();
+  }
 }
 
 /**

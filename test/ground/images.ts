@@ -1,9 +1,13 @@
 // The test ground's own container images, built from Debian packages because
 // nothing can be pulled from Docker Hub here: a bookworm base made by
 // debootstrap, and on it stand-ins with the contracts of the images the chart
-// uses (pause, postgres, nginx-unprivileged, a Python tool image, odoo:18.0,
-// pgAdmin 4 from its PyPI wheel).
-// Definitions live in test/ground/images/<name>/.
+// uses (pause, postgres, nginx-unprivileged, a Python tool image, odoo:18.0),
+// the workspace agent's default workspace image (a code-server stand-in), and
+// the agent's storage-job image, built from the product's own
+// images/storage-job/Dockerfile on this base. Definitions live in
+// test/ground/images/<name>/ (the storage job's in images/storage-job/).
+// Also pgAdmin 4 from its PyPI wheel, and stand-ins for the two bases of the
+// product image images/k8s-sandbox (node:24-bookworm-slim, alpine/helm).
 //
 // Every image is tagged by a digest of what makes it (its Containerfile and
 // context files, and the base's tag), and the registry is asked first: a warm
@@ -19,6 +23,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { contentTag } from "../../src/adapters/image/content-tag.js";
 import { binaryPaths, groundSourceDir } from "./paths.js";
+
+/** The product's images (images/ at the repository's root), which the ground builds on its base too. */
+const productImagesDir = join(groundSourceDir, "..", "..", "images");
 import { isAlive } from "./processes.js";
 
 export interface GroundImages {
@@ -27,6 +34,10 @@ export interface GroundImages {
   nginx: string;
   python: string;
   odooStandin: string;
+  /** AGENT_RUNTIME_DEFAULT_IMAGE on the ground: not code-server (see images/code-server-standin). */
+  codeServerStandin: string;
+  /** AGENT_RUNTIME_STORAGE_JOB_IMAGE: images/storage-job/Dockerfile, FROM the ground's debian. */
+  storageJob: string;
   pgadmin: string;
   /** Stand-ins for the two bases of images/k8s-sandbox (node:24-bookworm-slim, alpine/helm). */
   node: string;
@@ -59,21 +70,36 @@ export interface GroundImagesReport {
 /** Bump to rebuild every image after a change of how they are built (this file). */
 const RECIPE = "1";
 const SUITE = "bookworm";
-const NAMES = ["pause", "postgres", "nginx", "python", "odooStandin", "pgadmin", "node", "helm"] as const;
+const NAMES = [
+  "pause",
+  "postgres",
+  "nginx",
+  "python",
+  "odooStandin",
+  "codeServerStandin",
+  "storageJob",
+  "pgadmin",
+  "node",
+  "helm",
+] as const;
 const DIRS: Record<keyof GroundImages, string> = {
   pause: "pause",
   postgres: "postgres",
   nginx: "nginx",
   python: "python",
   odooStandin: "odoo-standin",
+  codeServerStandin: "code-server-standin",
+  storageJob: "storage-job",
   pgadmin: "pgadmin",
   node: "node",
   helm: "helm",
 };
-/** Files from outside an image's directory that its build context needs. */
+/** Files from outside an image's directory that its build context needs (copied in for the build). */
 const EXTRA_CONTEXT: Partial<Record<keyof GroundImages, () => { source: string; name: string }[]>> = {
   helm: () => [{ source: binaryPaths().helm3, name: "helm" }],
 };
+/** Images whose definition is the product's own, with the file users build. */
+const PRODUCT: Partial<Record<keyof GroundImages, string>> = { storageJob: "Dockerfile" };
 const MANIFEST_TYPES = [
   "application/vnd.oci.image.manifest.v1+json",
   "application/vnd.oci.image.index.v1+json",
@@ -90,45 +116,89 @@ export async function buildGroundImages(options: GroundImagesOptions): Promise<G
   const started = Date.now();
   const cache = join(options.cacheDir, "images");
   mkdirSync(join(cache, "logs"), { recursive: true });
-  return withLock(join(cache, "lock"), options.log, async () => {
-    const ctx: Context = { ...options, cache, sources: options.sourceDir ?? join(groundSourceDir, "images") };
-    const apt = readAptSources();
-    const rootfsKey = await rootfsKeyOf(apt);
-    const setup = await readFile(join(ctx.sources, "debian", "setup.sh"));
-    const baseTag = `${SUITE}-${digest([RECIPE, rootfsKey, apt.text, setup]).slice(0, 20)}`;
-    const base = ref(ctx, "debian", baseTag);
-    const actions = {} as GroundImagesReport["actions"];
-    actions.base = await ensureImage(ctx, "debian", baseTag, () => buildBase(ctx, base, apt, rootfsKey));
-
-    const images = {} as GroundImages;
-    for (const name of NAMES) {
-      const repo = DIRS[name];
-      const extra = EXTRA_CONTEXT[name]?.() ?? [];
-      const dir = extra.length ? await stagedContext(ctx, join(ctx.sources, repo), extra) : join(ctx.sources, repo);
-      // The base by name and tag, not by registry: the registry's port changes
-      // with every start of the ground, and that must not change any tag.
-      const tag = await contentTag({
-        context: dir,
-        dockerfile: join(dir, "Containerfile"),
-        buildArgs: name === "pause" ? { RECIPE } : { RECIPE, BASE_IMAGE: `ground/debian:${baseTag}` },
-      });
-      images[name] = ref(ctx, repo, tag);
-      const image = images[name];
-      try {
-        actions[name] = await ensureImage(ctx, repo, tag, () =>
-          name === "pause" ? buildPause(ctx, image, dir) : buildFromContainerfile(ctx, image, dir, base),
-        );
-      } finally {
-        if (extra.length) await rm(dir, { recursive: true, force: true });
-      }
-    }
+  const ctx: Context = { ...options, cache, sources: options.sourceDir ?? join(groundSourceDir, "images") };
+  const plan = await planImages(ctx);
+  const report = (actions: GroundImagesReport["actions"]): GroundImagesReport => {
     const seconds = (Date.now() - started) / 1000;
     const count = (action: ImageAction) => Object.values(actions).filter((a) => a === action).length;
     options.log(
       `ground images: ${count("present")} present, ${count("restored")} restored from ${cache}, ${count("built")} built (${seconds.toFixed(1)}s)`,
     );
-    return { images, base, actions, seconds };
+    return { images: plan.images, base: plan.base, actions, seconds };
+  };
+  // Everything in the registry already: nothing to wait for another build's lock about.
+  const present = await Promise.all([
+    inRegistry(ctx.registry, "ground/debian", plan.baseTag),
+    ...plan.items.map((item) => inRegistry(ctx.registry, `ground/${item.repo}`, item.tag)),
+  ]);
+  if (present.every(Boolean)) {
+    return report(Object.fromEntries([["base", "present"], ...NAMES.map((n) => [n, "present"])]) as GroundImagesReport["actions"]);
+  }
+  return withLock(join(cache, "lock"), options.log, async () => {
+    const actions = {} as GroundImagesReport["actions"];
+    actions.base = await ensureImage(ctx, "debian", plan.baseTag, () => buildBase(ctx, plan.base, plan.apt, plan.rootfsKey));
+    for (const { name, repo, tag, dir, file, image, extras } of plan.items) {
+      actions[name] = await ensureImage(ctx, repo, tag, async () => {
+        if (name === "pause") return buildPause(ctx, image, dir);
+        if (extras.length === 0) return buildFromContainerfile(ctx, image, dir, file, plan.base);
+        const staged = await stagedContext(ctx, dir, extras);
+        try {
+          await buildFromContainerfile(ctx, image, staged, join(staged, basename(file)), plan.base);
+        } finally {
+          await rm(staged, { recursive: true, force: true });
+        }
+      });
+    }
+    return report(actions);
   });
+}
+
+interface Plan {
+  apt: AptSources;
+  rootfsKey: string;
+  baseTag: string;
+  base: string;
+  images: GroundImages;
+  items: {
+    name: keyof GroundImages;
+    repo: string;
+    tag: string;
+    dir: string;
+    file: string;
+    image: string;
+    extras: { source: string; name: string }[];
+  }[];
+}
+
+/** Every image's reference, from the digests of what makes it (nothing is built or asked here). */
+async function planImages(ctx: Context): Promise<Plan> {
+  const apt = readAptSources();
+  const rootfsKey = await rootfsKeyOf(apt);
+  const setup = await readFile(join(ctx.sources, "debian", "setup.sh"));
+  const baseTag = `${SUITE}-${digest([RECIPE, rootfsKey, apt.text, setup]).slice(0, 20)}`;
+  const images = {} as GroundImages;
+  const items: Plan["items"] = [];
+  for (const name of NAMES) {
+    const product = PRODUCT[name];
+    const dir = join(product ? productImagesDir : ctx.sources, DIRS[name]);
+    const file = join(dir, product ?? "Containerfile");
+    const repo = DIRS[name];
+    const extras = EXTRA_CONTEXT[name]?.() ?? [];
+    // Files copied into the context count by their content, as if they were there.
+    const extraDigests = Object.fromEntries(
+      await Promise.all(extras.map(async (f) => [`CONTEXT_FILE_${f.name}`, digest([await readFile(f.source)])] as const)),
+    );
+    // The base by name and tag, not by registry: the registry's port changes
+    // with every start of the ground, and that must not change any tag.
+    const tag = await contentTag({
+      context: dir,
+      dockerfile: file,
+      buildArgs: name === "pause" ? { RECIPE } : { RECIPE, BASE_IMAGE: `ground/debian:${baseTag}`, ...extraDigests },
+    });
+    images[name] = ref(ctx, repo, tag);
+    items.push({ name, repo, tag, dir, file, image: images[name], extras });
+  }
+  return { apt, rootfsKey, baseTag, base: ref(ctx, "debian", baseTag), images, items };
 }
 
 /** An image's directory plus files from elsewhere (a binary of the ground), in a private copy. */
@@ -349,15 +419,15 @@ async function buildBase(ctx: Context, image: string, apt: AptSources, rootfsKey
 // ---------------------------------------------------------------------------
 // The images.
 
-async function buildFromContainerfile(ctx: Context, image: string, dir: string, base: string): Promise<void> {
+async function buildFromContainerfile(ctx: Context, image: string, dir: string, file: string, base: string): Promise<void> {
   const name = dirName(image);
   await buildah(ctx, name, [
     "bud",
     "--format",
     "oci",
     "--tls-verify=false",
-    // For a download over HTTPS in a build (pgadmin's pip): a secret is
-    // mounted only into the RUN that asks for it and is never in the image.
+    // For a download over HTTPS in a build (pgadmin's pip, node's tarball): a
+    // secret is mounted only into the RUN that asks for it, never in the image.
     "--secret",
     `id=host-ca,src=${hostCaBundle()}`,
     "--build-arg",
@@ -365,7 +435,7 @@ async function buildFromContainerfile(ctx: Context, image: string, dir: string, 
     "--label",
     `ground.k8s-dev-sandbox/image=${name}`,
     "-f",
-    join(dir, "Containerfile"),
+    file,
     "-t",
     image,
     dir,

@@ -17,6 +17,7 @@ export interface Versions {
   coredns: string;
   kubeRouter: string;
   traefik: string;
+  seaweedfs: string;
 }
 
 /** Reads versions.env, the one place the pinned versions are written. */
@@ -41,6 +42,7 @@ export function readVersions(): Versions {
     coredns: get("COREDNS_VERSION"),
     kubeRouter: get("KUBE_ROUTER_VERSION"),
     traefik: get("TRAEFIK_VERSION"),
+    seaweedfs: get("SEAWEEDFS_VERSION"),
   };
 }
 
@@ -67,6 +69,7 @@ export interface BinaryPaths {
   kubeRouter: string;
   coredns: string;
   traefik: string;
+  weed: string;
 }
 
 export function binaryPaths(v: Versions = readVersions()): BinaryPaths {
@@ -86,5 +89,6 @@ export function binaryPaths(v: Versions = readVersions()): BinaryPaths {
     kubeRouter: join(bin, `kube-router-${v.kubeRouter}`, "kube-router"),
     coredns: join(bin, `coredns-${v.coredns}`, "coredns"),
     traefik: join(bin, `traefik-${v.traefik}`, "traefik"),
+    weed: join(bin, `seaweedfs-${v.seaweedfs}`, "weed"),
   };
 }

@@ -407,10 +407,14 @@ describe("building, caching and pushing", () => {
       nginx: "present",
       python: "present",
       odooStandin: "present",
+      codeServerStandin: "present",
+      storageJob: "present",
       pgadmin: "present",
+      node: "present",
+      helm: "present",
     });
     expect(again.images).toEqual(first.images);
-    expect(messages.at(-1)).toMatch(/7 present, 0 restored .*, 0 built/);
+    expect(messages.at(-1)).toMatch(/11 present, 0 restored .*, 0 built/);
   });
 
   it("tags every image by its inputs, under ground/ in the ground's registry", () => {
@@ -466,9 +470,22 @@ describe("image configs", () => {
     nginx: { title: "ground nginx", User: "101:101", Cmd: ["nginx", "-g", "daemon off;"], StopSignal: "SIGQUIT" },
     python: { title: "ground python", User: "65532:65532", Cmd: ["python3"], WorkingDir: "/home/app" },
     odooStandin: { title: "ground odoo stand-in", User: "odoo", Entrypoint: ["/entrypoint.sh"], Cmd: ["odoo"] },
+    codeServerStandin: {
+      title: "ground code-server stand-in",
+      User: "1000:1000",
+      Entrypoint: ["/usr/bin/code-server"],
+      Cmd: ["--auth", "none", "--bind-addr", "0.0.0.0:8080", "."],
+      WorkingDir: "/home/coder",
+    },
+    storageJob: { title: "storage-job", User: "1000:1000", Cmd: ["/usr/local/bin/archive"], WorkingDir: "/data" },
     pgadmin: { title: "ground pgadmin", User: "5050:5050", Entrypoint: ["/entrypoint.sh"], WorkingDir: "/pgadmin4" },
     node: { title: "ground node", Cmd: ["node"] },
     helm: { title: "ground helm", Entrypoint: ["/usr/bin/helm"] },
+  };
+  const labels: Partial<Record<keyof GroundImages, string>> = {
+    odooStandin: "odoo-standin",
+    codeServerStandin: "code-server-standin",
+    storageJob: "storage-job",
   };
   const ports: Record<keyof GroundImages, string[]> = {
     pause: [],
@@ -476,6 +493,8 @@ describe("image configs", () => {
     nginx: ["8080/tcp"],
     python: [],
     odooStandin: ["8069/tcp", "8071/tcp", "8072/tcp"],
+    codeServerStandin: ["8080/tcp"],
+    storageJob: [],
     pgadmin: ["5050/tcp"],
     node: [],
     helm: [],
@@ -487,7 +506,7 @@ describe("image configs", () => {
     for (const [field, value] of Object.entries(fields)) expect(config[field as keyof ImageConfig], field).toEqual(value);
     expect(Object.keys(config.ExposedPorts ?? {}).sort()).toEqual(ports[name]);
     expect(config.Labels?.["org.opencontainers.image.title"]).toBe(title);
-    expect(config.Labels?.["ground.k8s-dev-sandbox/image"]).toBe(name === "odooStandin" ? "odoo-standin" : name);
+    expect(config.Labels?.["ground.k8s-dev-sandbox/image"]).toBe(labels[name] ?? name);
   });
 
   it("odoo stand-in: the official image's environment and volumes", async () => {
