@@ -101,7 +101,6 @@ describe("the k8s-sandbox image on the real node", () => {
 
   it("lists sandboxes from inside the cluster with its ServiceAccount (in-cluster config, the kubernetes Service)", async () => {
     const { code, log } = await runJob("list", ["list", "--json"]);
-    expect(log, log).not.toMatch(/error/i);
     expect(code, log).toBe(0);
     expect(log).toContain(marker.slice("dev-sandbox-".length));
   });
