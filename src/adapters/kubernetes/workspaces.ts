@@ -217,6 +217,20 @@ export class WorkspaceObjects {
     }
   }
 
+  /** The log of a Job's newest pod (the earlier API's blocking calls return it). */
+  async jobLogs(name: string): Promise<string> {
+    const pods = await withRetry(() =>
+      this.kube.core.listNamespacedPod({ namespace: this.namespace, labelSelector: `batch.kubernetes.io/job-name=${name}` }),
+    );
+    const newest = pods.items.sort((a, b) => time(b.metadata?.creationTimestamp) - time(a.metadata?.creationTimestamp))[0];
+    const pod = newest?.metadata?.name;
+    if (!pod) return "";
+    const container = newest.spec?.containers[0]?.name;
+    return String(
+      await withRetry(() => this.kube.core.readNamespacedPodLog({ name: pod, namespace: this.namespace, container, tailLines: 200 })),
+    );
+  }
+
   // --- the store's keys, for the jobs ---------------------------------------
 
   /** Creates or updates the Secret the storage Jobs read the store's keys from. */
@@ -266,4 +280,8 @@ export function jobFact(job: V1Job, pods: V1Pod[]): JobFact | undefined {
     finishedAt: finished ? new Date(finished).toISOString() : undefined,
     exitCode,
   };
+}
+
+function time(value: Date | string | undefined): number {
+  return value ? new Date(value).getTime() : 0;
 }
