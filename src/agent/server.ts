@@ -28,11 +28,25 @@ export interface ServerOptions {
 
 class InvalidJson extends Error {}
 
+const SERVED = new WeakMap<FastifyInstance, Array<{ method: string; url: string }>>();
+
+/** Every route the server answers (method, path template): the OpenAPI test compares them with the document. */
+export function servedRoutes(app: FastifyInstance): Array<{ method: string; url: string }> {
+  return SERVED.get(app) ?? [];
+}
+
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: options.logLevel ?? "info" },
     bodyLimit: 1024 * 1024,
+    // The contract has no HEAD routes; an undocumented HEAD would make the document lie.
+    exposeHeadRoutes: false,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
+  });
+  const served: Array<{ method: string; url: string }> = [];
+  SERVED.set(app, served);
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) served.push({ method, url: route.url });
   });
   // Schemas document responses; JSON.stringify serializes, so no schema can drop a field.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));

@@ -47,7 +47,7 @@ describe("workspace ids and keys", () => {
     ["01234567890123456789012345678901234567890", "41 characters: the Service name would pass 63"],
     [42, "not a string"],
     [null, "null"],
-  ])("refuses the id %j (%s) with a message naming the field", (id) => {
+  ] as Array<[unknown, string]>)("refuses the id %j (%s) with a message naming the field", (id) => {
     expect(() => validateWorkspaceId(id)).toThrow(WorkspaceInputError);
     expect(() => validateWorkspaceId(id)).toThrow(/^workspace_id: .* is not a workspace id/);
   });

@@ -136,10 +136,12 @@ export class WorkspaceOperations {
   }
 
   /**
-   * Removes the Deployment, the Service and the volume; errors are logged and
-   * swallowed as the contract says (the caller waits for observe to show
-   * them gone). Storage Jobs are left to finish: the volume's protection
-   * finalizer keeps it until they do, and their TTL removes them.
+   * Removes the Deployment, the Service, the finished storage Jobs and the
+   * volume; errors are logged and swallowed as the contract says (the caller
+   * waits for observe to show them gone). A finished Job's pod still counts
+   * as a user of the claim and would hold it (pvc-protection) until the
+   * Job's TTL, so a restore into the same workspace would wait for it.
+   * A running Job is left to finish; the claim goes when it does.
    */
   async delete(ws: string): Promise<Accepted> {
     return this.lock.run(ws, async () => {
@@ -148,6 +150,11 @@ export class WorkspaceOperations {
         await objects.deleteWorkload(ws);
       } catch (error) {
         logger.warn(`workspace ${ws}: delete: removing the workload failed (ignored, observe shows what is left): ${describe(error)}`);
+      }
+      try {
+        for (const job of await objects.listJobs({ ws })) if (job.state !== "running") await objects.deleteJob(job.name);
+      } catch (error) {
+        logger.warn(`workspace ${ws}: delete: removing finished jobs failed (ignored; their TTL removes them): ${describe(error)}`);
       }
       try {
         await objects.deleteVolume(ws);
