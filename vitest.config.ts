@@ -18,6 +18,7 @@ const REAL_GROUND = [
   "test/integration/ground-images.test.ts",
   "test/integration/odoo-standin.test.ts",
   "test/integration/odoo-test-job.test.ts",
+  "test/integration/agent-real-node.test.ts",
 ];
 const REAL_CHART = ["test/integration/chart-real-pods.test.ts", "test/integration/chart-hardening.test.ts"];
 const onTheGround = { globalSetup: ["test/ground/global-setup.ts"], fileParallelism: false, testTimeout: 300_000, hookTimeout: 600_000 };

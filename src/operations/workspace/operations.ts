@@ -136,12 +136,15 @@ export class WorkspaceOperations {
   }
 
   /**
-   * Removes the Deployment, the Service, the finished storage Jobs and the
+   * Removes all of it: the Deployment, the Service, the storage Jobs and the
    * volume; errors are logged and swallowed as the contract says (the caller
-   * waits for observe to show them gone). A finished Job's pod still counts
-   * as a user of the claim and would hold it (pvc-protection) until the
-   * Job's TTL, so a restore into the same workspace would wait for it.
-   * A running Job is left to finish; the claim goes when it does.
+   * waits for observe to show them gone). The Jobs go too because a Job's
+   * pod, even finished, counts as a user of the claim and would hold it
+   * (pvc-protection) until the Job's TTL, and the restore that follows an
+   * archive-then-delete would wait for it. The caller deletes only after it
+   * saw the archive complete (tar and .meta), which is when the archive Job
+   * is done, though Kubernetes may not have marked it Complete yet; a Job
+   * cut short leaves no .meta, so no half archive is ever counted.
    */
   async delete(ws: string): Promise<Accepted> {
     return this.lock.run(ws, async () => {
@@ -152,9 +155,9 @@ export class WorkspaceOperations {
         logger.warn(`workspace ${ws}: delete: removing the workload failed (ignored, observe shows what is left): ${describe(error)}`);
       }
       try {
-        for (const job of await objects.listJobs({ ws })) if (job.state !== "running") await objects.deleteJob(job.name);
+        for (const job of await objects.listJobs({ ws })) await objects.deleteJob(job.name);
       } catch (error) {
-        logger.warn(`workspace ${ws}: delete: removing finished jobs failed (ignored; their TTL removes them): ${describe(error)}`);
+        logger.warn(`workspace ${ws}: delete: removing storage jobs failed (ignored; their TTL removes them): ${describe(error)}`);
       }
       try {
         await objects.deleteVolume(ws);
