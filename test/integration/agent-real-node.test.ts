@@ -12,7 +12,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import type { V1Service } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REAL_NODE_SCHEDULING } from "../ground/node-config.js";
-import { createRestrictedNamespace, s3Missing, startTestAgent, type TestAgent, uniqueSuffix } from "../support/agent.js";
+import { createRestrictedNamespace, s3Missing, spawnCliAgent, startTestAgent, type TestAgent, uniqueSuffix } from "../support/agent.js";
 import { eventually, kubectl, kubectlJson } from "../support/cluster.js";
 import { execIn, realNodeMissing } from "../support/real-node.js";
 
@@ -29,6 +29,7 @@ const BUCKET = `agent-real-${run}`;
 const PREFIX = `ar${run}-`;
 const WS = "7e57a11e-0000-4000-8000-00000000a001";
 const BROKEN = "7e57a11e-0000-4000-8000-00000000b002";
+const KILLED = "7e57a11e-0000-4000-8000-00000000c003";
 const CONTENT = `written before the archive ${run}\n`;
 
 let a: TestAgent;
@@ -198,5 +199,69 @@ describe.skipIf(missing !== undefined)(`workspace agent on the real node${missin
     expect(marker).toMatchObject({ status: "Failed", operation: "restore", restore_op_id: "rb-1", archive_key: key });
     // Nothing was restored: no marker.
     expect((await record(BROKEN))?.restore).toBeNull();
+  });
+
+  it("agent killed (SIGKILL) right after accepting an archive: a new agent observes the Job's real outcome and runs nothing twice", async () => {
+    expect((await a.call("POST", `/api/v1/workspaces/${KILLED}/provision`)).status).toBe(201);
+    expect((await a.call("POST", `/api/v1/workspaces/${KILLED}/start`, { image: null })).status).toBe(200);
+    await waitFor("the workspace to be healthy", (w) => w?.container?.healthy, KILLED);
+    expect((await execIn(NS, await workspacePod(KILLED), "workspace", ["sh", "-c", "echo kept > /home/coder/kept.txt"])).code).toBe(0);
+    expect((await a.call("POST", `/api/v1/workspaces/${KILLED}/stop`)).status).toBe(200);
+    await waitFor("the container to be gone", (w) => w && w.container === null, KILLED);
+
+    const env = {
+      AGENT_SERVER_API_KEY: a.key,
+      AGENT_S3_BUCKET: BUCKET,
+      AGENT_KUBERNETES_NAMESPACE: NS,
+      AGENT_RUNTIME_RESOURCE_PREFIX: PREFIX,
+      AGENT_KUBERNETES_NODE_SELECTOR: JSON.stringify(REAL_NODE_SCHEDULING.nodeSelector),
+      AGENT_KUBERNETES_TOLERATIONS: JSON.stringify(REAL_NODE_SCHEDULING.tolerations),
+    };
+    const headers = { authorization: `Bearer ${a.key}`, "content-type": "application/json" };
+    const first = await spawnCliAgent(env);
+    const accepted = await fetch(`${first.url}/api/v1/workspaces/${KILLED}/archive`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ archive_op_id: "k1" }),
+    });
+    expect(accepted.status).toBe(200);
+    first.kill();
+    const jobs = async () =>
+      (
+        await kubectlJson<{ items: Array<{ metadata: { uid: string } }> }>([
+          "-n",
+          NS,
+          "get",
+          "jobs",
+          "-l",
+          `codehub.workspace_id=${KILLED},codehub.job_type=archive`,
+        ])
+      ).items.map((j) => j.metadata.uid);
+    const before = await jobs();
+    expect(before).toHaveLength(1);
+
+    const second = await spawnCliAgent(env);
+    try {
+      const observed = await eventually(
+        "the new agent to observe the archive",
+        async () => {
+          const res = await fetch(`${second.url}/api/v1/workspaces`, { headers });
+          const body = (await res.json()) as { workspaces: Array<Record<string, any>> };
+          return body.workspaces.find((w) => w.workspace_id === KILLED && w.archive?.archive_key?.includes("/k1/"));
+        },
+        180_000,
+        1_000,
+      );
+      expect(observed.archive.archive_key).toBe(`${PREFIX}${KILLED}/k1/home.tar.zst`);
+      const again = await fetch(`${second.url}/api/v1/workspaces/${KILLED}/archive`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ archive_op_id: "k1" }),
+      });
+      expect(((await again.json()) as { archive_key: string }).archive_key).toBe(`${PREFIX}${KILLED}/k1/home.tar.zst`);
+      expect(await jobs()).toEqual(before);
+    } finally {
+      second.kill();
+    }
   });
 });

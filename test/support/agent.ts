@@ -126,3 +126,33 @@ export function responseValidator(document: OpenApi) {
     }
   };
 }
+
+/**
+ * The agent as its own process, through the CLI (`k8s-sandbox agent`), so a
+ * test can kill it with SIGKILL. Resolves once it listens.
+ */
+export async function spawnCliAgent(env: Record<string, string>): Promise<{ url: string; kill(): void; output(): string }> {
+  const { execa } = await import("execa");
+  const { createServer } = await import("node:net");
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+  const child = execa("node", ["--import", "tsx", "src/cli/index.ts", "agent", "--host", "127.0.0.1", "--port", String(port)], {
+    env: { ...process.env, ...env },
+    reject: false,
+    all: true,
+  });
+  let output = "";
+  child.all?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const deadline = Date.now() + 60_000;
+  while (!output.includes("workspace agent listening on")) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the agent did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url: `http://127.0.0.1:${port}`, kill: () => child.kill("SIGKILL"), output: () => output };
+}
