@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { V1Service } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { WorkspaceRecord } from "../../src/domain/workspace/observe.js";
 import { REAL_NODE_SCHEDULING } from "../ground/node-config.js";
 import { createRestrictedNamespace, s3Missing, spawnCliAgent, startTestAgent, type TestAgent, uniqueSuffix } from "../support/agent.js";
 import { eventually, kubectl, kubectlJson } from "../support/cluster.js";
@@ -37,11 +38,11 @@ let s3: S3Client;
 
 async function record(ws: string) {
   const res = await a.call("GET", "/api/v1/workspaces");
-  return (res.body.workspaces as Array<Record<string, any>>).find((w) => w.workspace_id === ws);
+  return (res.body.workspaces as Array<WorkspaceRecord>).find((w) => w.workspace_id === ws);
 }
 async function waitFor<T>(
   what: string,
-  fn: (w: Record<string, any> | undefined) => T | undefined | false,
+  fn: (w: WorkspaceRecord | undefined) => T | undefined | false,
   ws = WS,
   timeoutMs = 180_000,
 ): Promise<T> {
@@ -246,13 +247,13 @@ describe.skipIf(missing !== undefined)(`workspace agent on the real node${missin
         "the new agent to observe the archive",
         async () => {
           const res = await fetch(`${second.url}/api/v1/workspaces`, { headers });
-          const body = (await res.json()) as { workspaces: Array<Record<string, any>> };
+          const body = (await res.json()) as { workspaces: Array<WorkspaceRecord> };
           return body.workspaces.find((w) => w.workspace_id === KILLED && w.archive?.archive_key?.includes("/k1/"));
         },
         180_000,
         1_000,
       );
-      expect(observed.archive.archive_key).toBe(`${PREFIX}${KILLED}/k1/home.tar.zst`);
+      expect(observed.archive?.archive_key).toBe(`${PREFIX}${KILLED}/k1/home.tar.zst`);
       const again = await fetch(`${second.url}/api/v1/workspaces/${KILLED}/archive`, {
         method: "POST",
         headers,

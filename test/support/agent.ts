@@ -26,6 +26,7 @@ export interface TestAgent {
   namespace: string;
   prefix: string;
   key: string;
+  // biome-ignore lint/suspicious/noExplicitAny: answers are checked against the served OpenAPI document at run time
   call<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
 }
