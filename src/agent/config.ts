@@ -23,6 +23,8 @@ export interface AgentConfig {
   agent: AgentSettings;
   kubeContext?: string;
   logLevel: string;
+  /** How observe reads Kubernetes: "list" per request, or "informer" (watch once, read memory). */
+  observeCache: "list" | "informer";
 }
 
 type Env = Record<string, string | undefined>;
@@ -124,6 +126,12 @@ export function loadConfig(env: Env, overrides: { port?: number; host?: string; 
     s3,
     agent,
     kubeContext: env.AGENT_KUBERNETES_CONTEXT || undefined,
+    observeCache: (() => {
+      const value = get("AGENT_KUBERNETES_OBSERVE_CACHE", "list");
+      if (value !== "list" && value !== "informer")
+        throw new ConfigError(`AGENT_KUBERNETES_OBSERVE_CACHE=${JSON.stringify(value)}: expected informer or list`);
+      return value;
+    })(),
     logLevel: pinoLevel(get("AGENT_LOGGING_LEVEL", "INFO")),
   };
 }

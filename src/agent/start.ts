@@ -3,6 +3,7 @@
 // (which start it on loopback against the ground).
 import type { FastifyInstance } from "fastify";
 import { connect } from "../adapters/kubernetes/client.js";
+import { WorkspaceCache } from "../adapters/kubernetes/workspace-cache.js";
 import { WorkspaceObjects } from "../adapters/kubernetes/workspaces.js";
 import type { Logger } from "../adapters/logger.js";
 import { ObjectStore } from "../adapters/s3/store.js";
@@ -26,7 +27,13 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   const kube = connect({ kubeconfigContent: options.kubeconfigContent, context: config.kubeContext });
   const store = new ObjectStore(config.s3);
-  const objects = new WorkspaceObjects(kube, config.agent.namespace, config.agent.naming);
+  const cache =
+    config.observeCache === "informer"
+      ? new WorkspaceCache(kube, config.agent.namespace, (message) => logger.warn(`observe cache: ${message}`))
+      : undefined;
+  // Observe lists directly until the informers' first lists arrive: no wait at startup.
+  cache?.start().catch((error: unknown) => logger.warn(`observe cache: ${error instanceof Error ? error.message : String(error)}`));
+  const objects = new WorkspaceObjects(kube, config.agent.namespace, config.agent.naming, cache);
   const operations = new WorkspaceOperations({ objects, store, settings: config.agent, logger });
   // As the Docker agent does at startup; a store that is down is reported, not fatal (observe will say it again).
   try {
@@ -52,6 +59,7 @@ export async function startAgent(
     url: address,
     async close() {
       await app.close();
+      await cache?.stop();
       store.destroy();
     },
   };

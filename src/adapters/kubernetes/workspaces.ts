@@ -14,6 +14,7 @@ import type { JobType } from "../../domain/workspace/names.js";
 import { LABELS, MANAGED_BY, type Naming, volumeName, workloadName } from "../../domain/workspace/names.js";
 import type { JobFact, JobState, VolumeFact, WorkloadFact } from "../../domain/workspace/observe.js";
 import { FIELD_MANAGER, isConflict, isNotFound, type KubeConnection, withRetry } from "./client.js";
+import type { WorkspaceCache } from "./workspace-cache.js";
 
 const MANAGED = `${LABELS.managedBy}=${MANAGED_BY}`;
 
@@ -32,6 +33,8 @@ export class WorkspaceObjects {
     private readonly kube: KubeConnection,
     readonly namespace: string,
     private readonly naming: Naming,
+    /** Informers for observe; checks before writes always ask the API. */
+    private readonly cache?: WorkspaceCache,
   ) {}
 
   // --- volumes -------------------------------------------------------------
@@ -69,10 +72,7 @@ export class WorkspaceObjects {
     const list = await withRetry(() =>
       this.kube.core.listNamespacedPersistentVolumeClaim({ namespace: this.namespace, labelSelector: MANAGED }),
     );
-    return list.items.flatMap((pvc) => {
-      const ws = pvc.metadata?.labels?.[LABELS.workspaceId];
-      return ws ? [{ workspaceId: ws, terminating: Boolean(pvc.metadata?.deletionTimestamp) }] : [];
-    });
+    return volumeFacts(list.items);
   }
 
   // --- workloads -----------------------------------------------------------
@@ -147,29 +147,24 @@ export class WorkspaceObjects {
         this.kube.core.listNamespacedPod({ namespace: this.namespace, labelSelector: `${MANAGED},${LABELS.component}=workspace` }),
       ),
     ]);
-    const podsByWs = new Map<string, V1Pod[]>();
-    for (const pod of pods.items) {
-      const ws = pod.metadata?.labels?.[LABELS.workspaceId];
-      if (!ws) continue;
-      podsByWs.set(ws, [...(podsByWs.get(ws) ?? []), pod]);
+    return workloadFacts(deployments.items, pods.items);
+  }
+
+  /**
+   * What observe needs from Kubernetes: from the informers' cache when one is
+   * attached and synced, else by listing (one request per kind).
+   */
+  async observeFacts(): Promise<{ workloads: WorkloadFact[]; volumes: VolumeFact[]; jobs: JobFact[] }> {
+    const cached = this.cache?.snapshot();
+    if (cached) {
+      return {
+        workloads: workloadFacts(cached.deployments, cached.pods),
+        volumes: volumeFacts(cached.claims),
+        jobs: cached.jobs.flatMap((job) => jobFact(job, cached.pods) ?? []),
+      };
     }
-    return deployments.items.flatMap((d) => {
-      const ws = d.metadata?.labels?.[LABELS.workspaceId];
-      if (!ws) return [];
-      return [
-        {
-          workspaceId: ws,
-          desiredReplicas: d.spec?.replicas ?? 1,
-          pods: (podsByWs.get(ws) ?? [])
-            .filter((p) => p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed")
-            .map((p) => ({
-              running: p.status?.phase === "Running",
-              ready: p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
-              terminating: Boolean(p.metadata?.deletionTimestamp),
-            })),
-        },
-      ];
-    });
+    const [workloads, volumes, jobs] = await Promise.all([this.listWorkloads(), this.listVolumes(), this.listJobs()]);
+    return { workloads, volumes, jobs };
   }
 
   // --- jobs ----------------------------------------------------------------
@@ -254,7 +249,41 @@ export class WorkspaceObjects {
   }
 }
 
-export function jobFact(job: V1Job, pods: V1Pod[]): JobFact | undefined {
+export function volumeFacts(claims: readonly V1PersistentVolumeClaim[]): VolumeFact[] {
+  return claims.flatMap((pvc) => {
+    const ws = pvc.metadata?.labels?.[LABELS.workspaceId];
+    return ws ? [{ workspaceId: ws, terminating: Boolean(pvc.metadata?.deletionTimestamp) }] : [];
+  });
+}
+
+export function workloadFacts(deployments: readonly V1Deployment[], pods: readonly V1Pod[]): WorkloadFact[] {
+  const podsByWs = new Map<string, V1Pod[]>();
+  for (const pod of pods) {
+    const labels = pod.metadata?.labels ?? {};
+    const ws = labels[LABELS.workspaceId];
+    if (!ws || labels[LABELS.component] !== "workspace") continue;
+    podsByWs.set(ws, [...(podsByWs.get(ws) ?? []), pod]);
+  }
+  return deployments.flatMap((d) => {
+    const ws = d.metadata?.labels?.[LABELS.workspaceId];
+    if (!ws || d.metadata?.labels?.[LABELS.component] !== "workspace") return [];
+    return [
+      {
+        workspaceId: ws,
+        desiredReplicas: d.spec?.replicas ?? 1,
+        pods: (podsByWs.get(ws) ?? [])
+          .filter((p) => p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed")
+          .map((p) => ({
+            running: p.status?.phase === "Running",
+            ready: p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
+            terminating: Boolean(p.metadata?.deletionTimestamp),
+          })),
+      },
+    ];
+  });
+}
+
+export function jobFact(job: V1Job, pods: readonly V1Pod[]): JobFact | undefined {
   const labels = job.metadata?.labels ?? {};
   const ws = labels[LABELS.workspaceId];
   const type = labels[LABELS.jobType];

@@ -52,20 +52,15 @@ export class WorkspaceOperations {
 
   async observe(): Promise<WorkspaceRecord[]> {
     const { objects, store, settings } = this.deps;
-    const [workloads, volumes, jobs, stored] = await Promise.all([
-      objects.listWorkloads(),
-      objects.listVolumes(),
-      objects.listJobs(),
-      store.list(settings.naming.prefix),
-    ]);
+    const [{ workloads, volumes, jobs }, stored] = await Promise.all([objects.observeFacts(), store.list(settings.naming.prefix)]);
     const markers = await this.readMarkers(stored);
     return observeWorkspaces(settings.naming, { workloads, volumes, jobs, objects: stored, markers });
   }
 
   /** What /metrics counts: one observe and the storage Jobs. */
   async snapshot(): Promise<{ workspaces: WorkspaceRecord[]; jobs: JobFact[] }> {
-    const [workspaces, jobs] = await Promise.all([this.observe(), this.deps.objects.listJobs()]);
-    return { workspaces, jobs };
+    const [workspaces, facts] = await Promise.all([this.observe(), this.deps.objects.observeFacts()]);
+    return { workspaces, jobs: facts.jobs };
   }
 
   private async readMarkers(stored: StoredObject[]): Promise<Map<string, unknown>> {
