@@ -4,6 +4,8 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import type { JobFact, WorkspaceRecord } from "../domain/workspace/observe.js";
 
+const SNAPSHOT_REUSE_MS = 5_000;
+
 export type WorkspaceState = "running" | "starting" | "stopped" | "archived" | "deleting";
 
 /** One state per workspace, for the gauge: what a dashboard wants to count. */
@@ -27,7 +29,8 @@ export class AgentMetrics {
       registers: [this.registry],
     });
     let pending: Promise<{ workspaces: WorkspaceRecord[]; jobs: JobFact[] } | undefined> | undefined;
-    // Both gauges read one snapshot per scrape.
+    // Both gauges read one snapshot, reused for a few seconds: /metrics is open
+    // (the contract), so scrapes must not turn into a list of everything each.
     const shared = () => {
       pending ??= snapshot()
         .catch((error: unknown) => {
@@ -37,7 +40,7 @@ export class AgentMetrics {
         .finally(() => {
           setTimeout(() => {
             pending = undefined;
-          }, 0);
+          }, SNAPSHOT_REUSE_MS).unref();
         });
       return pending;
     };

@@ -424,15 +424,22 @@ describe.skipIf(skipReason !== undefined)(`agent contract on the ground${skipRea
   it("a store that cannot be reached: the agent starts and says so; observe, restore and gc answer 500 and change nothing", async () => {
     const dead = await startTestAgent({ namespace: NS, prefix: PREFIX, bucket: BUCKET, env: { AGENT_S3_ENDPOINT: "http://127.0.0.1:1" } });
     try {
-      expect(dead.logger.lines.join("\n")).toMatch(/startup: S3 store http:\/\/127\.0\.0\.1:1, bucket agent-test-\w+: could not check the bucket/);
+      expect(dead.logger.lines.join("\n")).toMatch(
+        /startup: S3 store http:\/\/127\.0\.0\.1:1, bucket agent-test-\w+: could not check the bucket/,
+      );
       const before = await keys();
       expect(await dead.call("GET", "/api/v1/workspaces")).toEqual({ status: 500, body: { detail: "Internal server error" } });
       expect(dead.logger.lines.join("\n")).toMatch(/could not list at\w+-.*check AGENT_S3_ENDPOINT/);
       const ws = "deadbeef-0000-4000-8000-000000000001";
-      const restore = await dead.call("POST", `/api/v1/workspaces/${ws}/restore`, { archive_key: `${PREFIX}${WS}/old/home.tar.zst`, restore_op_id: "r" });
+      const restore = await dead.call("POST", `/api/v1/workspaces/${ws}/restore`, {
+        archive_key: `${PREFIX}${WS}/old/home.tar.zst`,
+        restore_op_id: "r",
+      });
       expect(restore.status).toBe(500);
       expect((await kubectl(["-n", NS, "get", "pvc", `${PREFIX}${ws}-home`], { reject: false })).exitCode).not.toBe(0);
-      expect((await dead.call("POST", "/api/v1/workspaces/gc", { archive_keys: [], protected_workspaces: [], retention_count: 0 })).status).toBe(500);
+      expect(
+        (await dead.call("POST", "/api/v1/workspaces/gc", { archive_keys: [], protected_workspaces: [], retention_count: 0 })).status,
+      ).toBe(500);
       expect(await keys()).toEqual(before);
       // Kubernetes-only routes still work.
       expect((await dead.call("GET", `/api/v1/volumes/${ws}/exists`)).body).toEqual({ exists: false });
