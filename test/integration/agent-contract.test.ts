@@ -18,7 +18,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WorkspaceRecord } from "../../src/domain/workspace/observe.js";
 import { servedRoutes } from "../../src/agent/server.js";
 import { createRestrictedNamespace, s3Missing, startTestAgent, type TestAgent, uniqueSuffix } from "../support/agent.js";
-import { eventually, kubectl, kubectlJson } from "../support/cluster.js";
+import { eventually as waitUntil, kubectl, kubectlJson } from "../support/cluster.js";
+
+/** Kubernetes' own controllers do the waiting here; on a loaded shared ground they take minutes, not seconds. */
+const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 180_000, intervalMs = 500) =>
+  waitUntil(what, fn, timeoutMs, intervalMs);
 
 const skipReason = s3Missing();
 const run = uniqueSuffix();
