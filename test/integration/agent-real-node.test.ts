@@ -31,6 +31,7 @@ const PREFIX = `ar${run}-`;
 const WS = "7e57a11e-0000-4000-8000-00000000a001";
 const BROKEN = "7e57a11e-0000-4000-8000-00000000b002";
 const KILLED = "7e57a11e-0000-4000-8000-00000000c003";
+const UNREADABLE = "7e57a11e-0000-4000-8000-00000000d004";
 const CONTENT = `written before the archive ${run}\n`;
 
 let a: TestAgent;
@@ -264,5 +265,28 @@ describe.skipIf(missing !== undefined)(`workspace agent on the real node${missin
     } finally {
       second.kill();
     }
+  });
+
+  it("an archive Job that fails (a directory it may not read) leaves its .error marker, observe shows it, and no archive counts", async () => {
+    expect((await a.call("POST", `/api/v1/workspaces/${UNREADABLE}/provision`)).status).toBe(201);
+    expect((await a.call("POST", `/api/v1/workspaces/${UNREADABLE}/start`, { image: null })).status).toBe(200);
+    await waitFor("the workspace to be healthy", (w) => w?.container?.healthy, UNREADABLE);
+    const lock = await execIn(NS, await workspacePod(UNREADABLE), "workspace", [
+      "sh",
+      "-c",
+      "mkdir -p /home/coder/locked && echo secret > /home/coder/locked/f && chmod 000 /home/coder/locked",
+    ]);
+    expect(lock.code).toBe(0);
+    expect((await a.call("POST", `/api/v1/workspaces/${UNREADABLE}/stop`)).status).toBe(200);
+    await waitFor("the container to be gone", (w) => w && w.container === null, UNREADABLE);
+    expect((await a.call("POST", `/api/v1/workspaces/${UNREADABLE}/archive`, { archive_op_id: "fails" })).status).toBe(200);
+    const error = await waitFor("the archive to fail", (w) => w?.error ?? undefined, UNREADABLE);
+    expect(error).toMatchObject({ operation: "archive", archive_op_id: "fails", restore_op_id: null });
+    expect(error.error_code).not.toBe(0);
+    const marker = JSON.parse((await objectText(`${PREFIX}${UNREADABLE}/fails/.error`)).toString());
+    expect(marker).toMatchObject({ status: "Failed", operation: "archive", archive_op_id: "fails" });
+    expect((await record(UNREADABLE))?.archive).toBeNull();
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}${UNREADABLE}/fails/` }));
+    expect((listed.Contents ?? []).map((o) => o.Key)).not.toContain(`${PREFIX}${UNREADABLE}/fails/home.tar.zst.meta`);
   });
 });
