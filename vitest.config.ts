@@ -19,6 +19,7 @@ const REAL_GROUND = [
   "test/integration/ground-images.test.ts",
   "test/integration/odoo-standin.test.ts",
   "test/integration/odoo-test-job.test.ts",
+  "test/integration/agent-real-node.test.ts",
 ];
 const REAL_CHART = [
   "test/integration/chart-real-pods.test.ts",

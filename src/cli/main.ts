@@ -35,6 +35,7 @@ commands:
                     database); exits 0 only when they pass
   open [key]        print the sandbox's URL and where its login is (--launch: open a browser)
   sweep             remove expired sandboxes (what the TTL CronJob runs)
+  agent [--port 8081]  serve code-hub's workspace Agent API on Kubernetes (docs/workspace-agent.md)
   demo [--keep]     the full lifecycle on the local test ground (see README); --keep leaves the preview running
 
 flags:
@@ -55,6 +56,11 @@ flags:
 `;
 
 export async function main(argv: string[]): Promise<number> {
+  // The agent is a server with its own flags and AGENT_* settings.
+  if (argv[0] === "agent") {
+    const { runAgent } = await import("./agent.js");
+    return runAgent(argv.slice(1));
+  }
   const { values: flags, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

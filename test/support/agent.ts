@@ -1,0 +1,159 @@
+// Starts the workspace agent for a test: on loopback, against the ground's API
+// server and the S3 server named by AGENT_S3_* (the ground's, or a standalone
+// one, see /work/coord/s3-ready.md). Every answer is checked against the
+// agent's own /openapi.json: the schema of that path, method and status.
+import { randomBytes } from "node:crypto";
+import { Ajv } from "ajv";
+import addFormats from "ajv-formats";
+import { kubectl } from "./cluster.js";
+import { MemoryLogger } from "../../src/adapters/logger.js";
+import { loadConfig } from "../../src/agent/config.js";
+import { type RunningAgent, startAgent } from "../../src/agent/start.js";
+
+export const S3_ENV = ["AGENT_S3_ENDPOINT", "AGENT_S3_ACCESS_KEY", "AGENT_S3_SECRET_KEY"] as const;
+
+/** Why the agent's integration tests cannot run here, or undefined when they can. */
+export function s3Missing(): string | undefined {
+  const missing = S3_ENV.filter((name) => !process.env[name]);
+  return missing.length
+    ? `no S3 store: ${missing.join(", ")} unset (npm run -s ground -- env exports them once the ground has its S3 server)`
+    : undefined;
+}
+
+export interface TestAgent {
+  agent: RunningAgent;
+  logger: MemoryLogger;
+  namespace: string;
+  prefix: string;
+  key: string;
+  // biome-ignore lint/suspicious/noExplicitAny: answers are checked against the served OpenAPI document at run time
+  call<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T }>;
+  close(): Promise<void>;
+}
+
+export function uniqueSuffix(): string {
+  return randomBytes(3).toString("hex");
+}
+
+/** A namespace enforcing Pod Security "restricted", so every pod the agent makes is checked by the API server. */
+export async function createRestrictedNamespace(name: string): Promise<void> {
+  await kubectl(["create", "namespace", name]);
+  await kubectl([
+    "label",
+    "namespace",
+    name,
+    "pod-security.kubernetes.io/enforce=restricted",
+    "pod-security.kubernetes.io/enforce-version=latest",
+  ]);
+}
+
+export async function startTestAgent(options: {
+  namespace: string;
+  prefix: string;
+  bucket: string;
+  env?: Record<string, string>;
+  key?: string;
+}): Promise<TestAgent> {
+  const key = options.key ?? `agent-test-key-${randomBytes(12).toString("hex")}`;
+  const config = loadConfig(
+    {
+      ...process.env,
+      AGENT_SERVER_API_KEY: key,
+      AGENT_S3_BUCKET: options.bucket,
+      AGENT_KUBERNETES_NAMESPACE: options.namespace,
+      AGENT_RUNTIME_RESOURCE_PREFIX: options.prefix,
+      AGENT_RUNTIME_DEFAULT_IMAGE: process.env.AGENT_RUNTIME_DEFAULT_IMAGE ?? "ground/workspace-default:test",
+      AGENT_RUNTIME_STORAGE_JOB_IMAGE: process.env.AGENT_RUNTIME_STORAGE_JOB_IMAGE ?? "ground/storage-job:test",
+      AGENT_KUBERNETES_VOLUME_SIZE: "64Mi",
+      ...options.env,
+    },
+    { host: "127.0.0.1", port: 0 },
+  );
+  const logger = new MemoryLogger();
+  const agent = await startAgent(config, logger, { logLevel: "silent", jobWaitMs: 120_000 });
+  const document = (await (await fetch(`${agent.url}/openapi.json`, { headers: { authorization: `Bearer ${key}` } })).json()) as OpenApi;
+  const validate = responseValidator(document);
+  return {
+    agent,
+    logger,
+    namespace: options.namespace,
+    prefix: options.prefix,
+    key,
+    async call(method, path, body, headers) {
+      const res = await fetch(`${agent.url}${path}`, {
+        method,
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}`, ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      const parsed = res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
+      validate(method, path, res.status, parsed);
+      return { status: res.status, body: parsed };
+    },
+    close: () => agent.close(),
+  };
+}
+
+export interface OpenApi {
+  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: object }> }> }>>;
+}
+
+/** Throws when an answer's status is not documented for its route, or its body does not match the documented schema. */
+export function responseValidator(document: OpenApi) {
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  const templates = Object.keys(document.paths).map((template) => ({
+    template,
+    regex: new RegExp(`^${template.replace(/\{[^}]+\}/g, "[^/]+")}$`),
+    static: !template.includes("{"),
+  }));
+  return (method: string, path: string, status: number, body: unknown) => {
+    const bare = path.split("?")[0] ?? path;
+    // Static paths win over templates, as in the router.
+    const match = templates.filter((t) => t.regex.test(bare)).sort((a, b) => Number(b.static) - Number(a.static))[0];
+    if (!match) {
+      if (status === 404) return;
+      throw new Error(`${method} ${bare}: answered ${status} but no documented path matches`);
+    }
+    const operation = document.paths[match.template]?.[method.toLowerCase()];
+    if (!operation) throw new Error(`${method} ${match.template}: not documented`);
+    const response = operation.responses[String(status)];
+    if (!response) throw new Error(`${method} ${match.template}: status ${status} is not documented (${JSON.stringify(body)})`);
+    const schema = Object.values(response.content ?? {})[0]?.schema;
+    if (schema && typeof body === "object" && !ajv.validate(schema, body)) {
+      throw new Error(
+        `${method} ${match.template} ${status}: body does not match the document: ${ajv.errorsText()} in ${JSON.stringify(body)}`,
+      );
+    }
+  };
+}
+
+/**
+ * The agent as its own process, through the CLI (`k8s-sandbox agent`), so a
+ * test can kill it with SIGKILL. Resolves once it listens.
+ */
+export async function spawnCliAgent(env: Record<string, string>): Promise<{ url: string; kill(): void; output(): string }> {
+  const { execa } = await import("execa");
+  const { createServer } = await import("node:net");
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+  const child = execa("node", ["--import", "tsx", "src/cli/index.ts", "agent", "--host", "127.0.0.1", "--port", String(port)], {
+    env: { ...process.env, ...env },
+    reject: false,
+    all: true,
+  });
+  let output = "";
+  child.all?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const deadline = Date.now() + 60_000;
+  while (!output.includes("workspace agent listening on")) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the agent did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url: `http://127.0.0.1:${port}`, kill: () => child.kill("SIGKILL"), output: () => output };
+}
