@@ -19,15 +19,20 @@ const REAL_GROUND = [
   "test/integration/ground-images.test.ts",
   "test/integration/odoo-standin.test.ts",
   "test/integration/odoo-test-job.test.ts",
-  "test/integration/agent-real-node.test.ts",
 ];
 const REAL_CHART = [
   "test/integration/chart-real-pods.test.ts",
   "test/integration/chart-hardening.test.ts",
   "test/integration/chart-pgadmin.test.ts",
 ];
-// The workspace agent's parts: the S3 store, the storage Jobs, the product image.
-const REAL_AGENT = ["test/integration/ground-s3.test.ts", "test/integration/storage-job.test.ts", "test/integration/sandbox-image.test.ts"];
+// The workspace agent: the S3 store, the storage Jobs, the product image, the agent and its chart.
+const REAL_AGENT = [
+  "test/integration/ground-s3.test.ts",
+  "test/integration/storage-job.test.ts",
+  "test/integration/sandbox-image.test.ts",
+  "test/integration/agent-real-node.test.ts",
+  "test/integration/workspace-agent-chart.test.ts",
+];
 const onTheGround = { globalSetup: ["test/ground/global-setup.ts"], fileParallelism: false, testTimeout: 300_000, hookTimeout: 600_000 };
 
 export default defineConfig({
