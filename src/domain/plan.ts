@@ -224,7 +224,10 @@ function routeWorkflowRun(p: Json, settings: PlanSettings): Routed {
   // A dispatched run (the controller asks for one, domain/trust.ts) builds a
   // branch of this repository: only writers can dispatch, only on its refs.
   if (event === "push" || event === "workflow_dispatch") {
-    if (fork) return skip(`the build run ${name} ran on a ${event === "push" ? "push" : "dispatch"} to ${quoteInput(headRepo ?? "(deleted)")}, not to this repository`);
+    if (fork)
+      return skip(
+        `the build run ${name} ran on a ${event === "push" ? "push" : "dispatch"} to ${quoteInput(headRepo ?? "(deleted)")}, not to this repository`,
+      );
     return {
       ...base,
       reason: `build ${name} of branch ${quoteInput(branch)} at ${commit.slice(0, 12)} succeeded`,
@@ -232,7 +235,9 @@ function routeWorkflowRun(p: Json, settings: PlanSettings): Routed {
     };
   }
   if (event !== "pull_request")
-    return skip(`the build run ${name} ran on ${quoteInput(event ?? "?", 40)}: only push, pull_request and workflow_dispatch builds deploy`);
+    return skip(
+      `the build run ${name} ran on ${quoteInput(event ?? "?", 40)}: only push, pull_request and workflow_dispatch builds deploy`,
+    );
   const reason = `build ${name} of ${fork ? `fork ${quoteInput(headRepo ?? "(deleted)")} ` : ""}branch ${quoteInput(branch)} at ${commit.slice(0, 12)} succeeded`;
   const listed = (Array.isArray(run.pull_requests) ? run.pull_requests : [])
     .map((entry) => obj(entry))

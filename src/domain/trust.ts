@@ -47,12 +47,10 @@ export type ImageSupply = "checkout" | "ci";
  * `command: build` does nothing; `wantsBuild` says the event was one whose
  * run would have built, so the missing image may be asked of the CI.
  */
-export function planForImageSupply<P extends { operation: string; reason: string; image?: ImageSource }>(
-  plan: P,
-  supply: ImageSupply,
-): P {
+export function planForImageSupply<P extends { operation: string; reason: string; image?: ImageSource }>(plan: P, supply: ImageSupply): P {
   if (supply === "checkout") return plan;
-  if (plan.operation === "build") return { ...plan, operation: "skip", reason: `${plan.reason}: this front door builds nothing; the repository's CI builds images` };
+  if (plan.operation === "build")
+    return { ...plan, operation: "skip", reason: `${plan.reason}: this front door builds nothing; the repository's CI builds images` };
   if (plan.image === "build") return { ...plan, image: "prebuilt", wantsBuild: true };
   return plan;
 }

@@ -37,7 +37,9 @@ describe("the k8s-sandbox skill", () => {
 
   it("routes every subcommand of /k8s-sandbox to a CLI command that exists", () => {
     const commands = helpCommands();
-    expect(commands).toEqual(new Set(["create", "up", "destroy", "list", "status", "logs", "extend", "test", "open", "sweep", "demo"]));
+    expect(commands).toEqual(
+      new Set(["create", "up", "destroy", "list", "status", "logs", "extend", "test", "open", "sweep", "serve", "demo"]),
+    );
     const routes = [...body.matchAll(/^\| `([a-z]+)[^`]*` \| `k8s-sandbox ([a-z]+)/gm)].map((m) => [m[1], m[2]]);
     expect(routes.map(([sub]) => sub)).toEqual(["up", "down", "list", "status", "logs", "extend", "test", "open"]);
     for (const [, command] of routes) expect(commands, `k8s-sandbox ${command}`).toContain(command);
