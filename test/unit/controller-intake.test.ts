@@ -53,11 +53,13 @@ function push(branch = "feature/x") {
 async function deliver(
   event: string,
   payload: unknown,
-  change: (headers: Record<string, string>, body: string) => string | void = () => {},
+  /** Edits the headers in place; a string it returns is sent instead of the signed body. */
+  change: (headers: Record<string, string>, body: string) => unknown = () => undefined,
 ) {
   const body = JSON.stringify(payload);
   const headers = webhookHeaders(event, body, SECRET);
-  const sent = change(headers, body) ?? body;
+  const changed = change(headers, body);
+  const sent = typeof changed === "string" ? changed : body;
   return server.inject({ method: "POST", url: WEBHOOK_PATH, headers, payload: sent });
 }
 
