@@ -60,7 +60,7 @@ export class ControllerMetrics {
   readonly ackSeconds = new Histogram({
     name: "k8s_sandbox_webhook_ack_seconds",
     help: "From the request's arrival to its answer (verify, queue, acknowledge)",
-    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
 

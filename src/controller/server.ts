@@ -19,7 +19,8 @@ export interface ServerOptions {
 
 export function buildServer(options: ServerOptions): FastifyInstance {
   const bodyLimit = options.bodyLimit ?? 25 * 1024 * 1024;
-  const app = Fastify({ bodyLimit, logger: false, disableRequestLogging: true, return503OnClosing: true });
+  // No request logging: the intake logs each delivery once, with its id and what became of it.
+  const app = Fastify({ bodyLimit, logger: false, return503OnClosing: true });
   // Raw bytes: the signature is checked over exactly what arrived, then the intake parses.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "buffer", bodyLimit }, (_request, body, done) => done(null, body));
