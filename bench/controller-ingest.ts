@@ -11,7 +11,9 @@
 // instead of deploying (a deploy takes seconds; see bench/run.ts), so
 // "processed" counts deliveries that reached the shared handler's door.
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Agent, request as httpRequest } from "node:http";
 import { createInterface } from "node:readline";
 import { execa } from "execa";
@@ -30,6 +32,7 @@ const RATE = Number(process.env.BENCH_RATE ?? 200);
 const REPO = "acme/shop";
 const SECRET = randomBytes(24).toString("hex");
 const NS = `bench-ctl-${randomBytes(3).toString("hex")}`;
+const REPORT = join(tmpdir(), `${NS}-report.json`);
 
 const loadAtStart = (await import("node:os")).loadavg()[0];
 const state = await up();
@@ -51,7 +54,7 @@ await execa(
 );
 
 const child = execa("node", ["--import", "tsx", "bench/controller-replicas.ts"], {
-  env: { ...process.env, BENCH_SECRET: SECRET, BENCH_NAMESPACE: NS },
+  env: { ...process.env, BENCH_SECRET: SECRET, BENCH_NAMESPACE: NS, BENCH_REPORT: REPORT },
   stdin: "pipe",
   buffer: false,
   reject: false,
@@ -195,7 +198,8 @@ for (let i = 0; i < planned.length; i++) {
 await Promise.all(inflight);
 const sendSeconds = (performance.now() - started) / 1000;
 child.stdin?.write("done\n");
-const report = (await nextLine()) as {
+await childLines.next();
+const report = JSON.parse(readFileSync(REPORT, "utf8")) as {
   processed: Record<string, number>;
   superseded: string[];
   counts: Record<string, number>;
@@ -203,6 +207,8 @@ const report = (await nextLine()) as {
   serverAckCount: number;
   ledgerWrites: number;
   memoryMiB: { rss: number; heapUsed: number };
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  cpuSeconds: number;
 };
 await child;
 const drainSeconds = (performance.now() - started) / 1000;
@@ -252,6 +258,8 @@ const results = {
   sendSeconds,
   drainSeconds,
   controllerMemoryAtEndMiB: report.memoryMiB,
+  controllerEventLoopDelayMs: report.eventLoopDelayMs,
+  controllerCpuSeconds: report.cpuSeconds,
 };
 await execa(kubectl, ["delete", "namespace", NS, "--wait=false"], { env });
 mkdirSync("bench/results", { recursive: true });

@@ -2,7 +2,9 @@
 // the sender's CPU and memory are not counted as the controller's: two
 // replicas on loopback sharing one delivery ledger on the ground. Prints
 // {"urls": [...]} once listening; on a line "done" on stdin waits until both
-// queues are empty and prints what reached the processor.
+// queues are empty and writes what reached the processor to BENCH_REPORT.
+import { writeFileSync } from "node:fs";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { startController } from "../src/controller/controller.js";
@@ -28,6 +30,9 @@ const sink = new Writable({
     done();
   },
 });
+// How long the replicas' event loop was blocked: an answer waits at least that long.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 const replicas = await Promise.all(
   [0, 1].map(() =>
     startController({
@@ -39,6 +44,8 @@ const replicas = await Promise.all(
       namespace,
       prefix: "bench-ctl-",
       process: recorder,
+      // The ingestion alone: no leader, no reconcile against a GitHub that is not there.
+      reconcileIntervalMs: 0,
     }),
   ),
 );
@@ -61,7 +68,9 @@ for await (const line of createInterface({ input: process.stdin })) {
     }
   }
   const memory = process.memoryUsage();
-  process.stdout.write(
+  // To a file: a pipe is written asynchronously, and an exit right after would cut a long line.
+  writeFileSync(
+    process.env.BENCH_REPORT as string,
     `${JSON.stringify({
       processed: Object.fromEntries(processedBy),
       superseded,
@@ -70,8 +79,11 @@ for await (const line of createInterface({ input: process.stdin })) {
       serverAckCount: serverCount,
       ledgerWrites: replicas.reduce((sum, r) => sum + r.ledger.writes, 0),
       memoryMiB: { rss: memory.rss / 2 ** 20, heapUsed: memory.heapUsed / 2 ** 20 },
+      eventLoopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
+      cpuSeconds: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
     })}\n`,
   );
+  process.stdout.write("reported\n");
   for (const r of replicas) await r.close();
   process.exit(0);
 }

@@ -31,6 +31,7 @@ flags:
   --github-api-url URL    GitHub's REST API (default GITHUB_API_URL, else https://api.github.com)
   --body-limit BYTES      largest delivery accepted (default 26214400)
   --context NAME          kube-context (default in-cluster or the current one)
+  --reconcile-interval 5m how often the leader repairs sandboxes against GitHub (0: never)
   --log-level info
 `;
 
@@ -55,6 +56,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
       "body-limit": { type: "string" },
       context: { type: "string" },
       "log-level": { type: "string" },
+      "reconcile-interval": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -116,6 +118,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     sandboxRole: validateSandboxRole(flags["sandbox-role"] ?? env.K8S_SANDBOX_ROLE ?? "", "--sandbox-role"),
     bodyLimit: number(flags["body-limit"], 25 * 1024 * 1024, "--body-limit", 1024),
     kubeContext: flags.context,
+    reconcileIntervalMs:
+      flags["reconcile-interval"] === "0" ? 0 : parseDuration(flags["reconcile-interval"] ?? "5m", "--reconcile-interval"),
   };
   const controller = await startController(options);
   await new Promise<void>((resolve) => {

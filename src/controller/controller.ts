@@ -8,11 +8,13 @@ import { connect, describeKubeError, isNotFound, type KubeConnection } from "../
 import { DeliveryLedger } from "../adapters/kubernetes/delivery-ledger.js";
 import type { RegistryCredentials } from "../adapters/image/registry.js";
 import { InputError } from "../domain/errors.js";
+import { createEngine } from "../wiring/create-engine.js";
 import type { GitHubAccess } from "./github-access.js";
 import { Intake } from "./intake.js";
 import type { JsonLogger } from "./logger.js";
 import { ControllerMetrics } from "./metrics.js";
-import { createProcessor } from "./process.js";
+import { createProcessor, engineSettingsFor, type ProcessorOptions } from "./process.js";
+import { Reconciler } from "./reconciler.js";
 import { RepositoryCatalog } from "./repositories.js";
 import { buildServer } from "./server.js";
 import { type Processor, Worker } from "./worker.js";
@@ -40,6 +42,8 @@ export interface ControllerOptions {
   kubeContext?: string;
   bodyLimit?: number;
   dryRun?: boolean;
+  /** How often the leader reconciles opted-in repositories against sandboxes; default 5 minutes, 0 turns it off. */
+  reconcileIntervalMs?: number;
   /** Replaces the shared event handler (the bench's dry processing); production never sets it. */
   process?: Processor;
 }
@@ -51,6 +55,7 @@ export interface RunningController {
   metrics: ControllerMetrics;
   ledger: DeliveryLedger;
   catalog: RepositoryCatalog;
+  reconciler?: Reconciler;
   close(): Promise<void>;
 }
 
@@ -83,22 +88,43 @@ export async function startController(options: ControllerOptions): Promise<Runni
     (message) => logger.warn(message),
   );
   const ledger = new LazyLedger(() => new DeliveryLedger(connection(), { namespace: options.namespace, name: options.ledgerName }));
-  const processor =
-    options.process ??
-    createProcessor({
-      catalog,
-      access: options.access,
-      connection,
-      logger,
-      prefix: options.prefix,
-      waitTimeoutMs: options.waitTimeoutMs ?? 600_000,
-      sandboxRole: options.sandboxRole,
-      registryCredentials: options.registryCredentials,
-      workDir: join(tmpdir(), `k8s-sandbox-controller-${process.pid}`),
-      holder: `controller ${hostname()}`,
-      dryRun: options.dryRun,
-    });
+  const processorOptions: ProcessorOptions = {
+    catalog,
+    access: options.access,
+    connection,
+    logger,
+    prefix: options.prefix,
+    waitTimeoutMs: options.waitTimeoutMs ?? 600_000,
+    sandboxRole: options.sandboxRole,
+    registryCredentials: options.registryCredentials,
+    workDir: join(tmpdir(), `k8s-sandbox-controller-${process.pid}`),
+    holder: `controller ${hostname()}/${process.pid}`,
+    dryRun: options.dryRun,
+  };
+  const processor = options.process ?? createProcessor(processorOptions);
   const worker = new Worker({ limit: options.concurrency ?? 2, claims: ledger, process: processor, metrics, logger });
+  const interval = options.reconcileIntervalMs ?? 5 * 60_000;
+  const reconciler =
+    interval > 0
+      ? new Reconciler({
+          connection,
+          namespace: options.namespace,
+          holder: processorOptions.holder,
+          intervalMs: interval,
+          catalog,
+          access: options.access,
+          engineFor: (config, log) =>
+            createEngine({
+              settings: engineSettingsFor(config, processorOptions),
+              logger: log,
+              connection: connection(),
+              holder: processorOptions.holder,
+            }),
+          submit: (item) => worker.submit(item),
+          busy: (key) => worker.busy(key),
+          logger,
+        })
+      : undefined;
   const intake = new Intake({ secret: options.webhookSecret, catalog, submit: (item) => worker.submit(item), metrics, logger });
 
   let lastGitHubCheck: { at: number; problem?: string } | undefined;
@@ -118,8 +144,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const server = buildServer({ intake, metrics, readiness, bodyLimit: options.bodyLimit });
   await catalog.start();
   const url = await server.listen({ port: options.port, host: options.host ?? "0.0.0.0" });
+  reconciler?.start();
   logger.info(
-    `controller listening on ${url} as ${options.access.description}; ${catalog.size} repositories opted in (ConfigMap ${options.namespace}/${configMap}); at most ${options.concurrency ?? 2} operations at once`,
+    `controller listening on ${url} as ${options.access.description}; ${catalog.size} repositories opted in (ConfigMap ${options.namespace}/${configMap}); at most ${options.concurrency ?? 2} operations at once; ${interval > 0 ? `reconcile every ${Math.round(interval / 1000)} s on the leader` : "no reconcile"}`,
   );
   return {
     url,
@@ -130,8 +157,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
       return ledger.get();
     },
     catalog,
+    reconciler,
     async close() {
       catalog.stop();
+      await reconciler?.stop();
       await server.close();
       await worker.stop();
     },

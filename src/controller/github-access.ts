@@ -10,7 +10,7 @@ import type { Logger } from "../adapters/logger.js";
 export interface GitHubAccess {
   /** What the controller acts as ("GitHub App 123", "a token"). */
   readonly description: string;
-  /** A client for one repository, acting for the installation the delivery came through. */
+  /** A client for one repository, acting for the installation the delivery came through (looked up when undefined). */
   forRepository(repository: string, installationId: number | undefined, logger: Logger): Promise<GitHub>;
   /** Why the credentials do not work, or undefined when they do (/readyz). */
   problem(): Promise<string | undefined>;
@@ -52,9 +52,11 @@ export function appAccess(options: { appId: string; privateKey: string; baseUrl?
   return {
     description: `GitHub App ${options.appId}`,
     async forRepository(repository, installationId, logger) {
-      if (installationId === undefined) throw new Error(`the delivery about ${repository} names no installation of the App`);
+      // A delivery names its installation; the reconcile asks which installation holds the repository.
+      const [owner = "", repo = ""] = repository.split("/");
+      const id = installationId ?? (await app.octokit.request("GET /repos/{owner}/{repo}/installation", { owner, repo })).data.id;
       // @octokit/auth-app caches installation tokens and renews them before they expire.
-      const { token } = (await app.octokit.auth({ type: "installation", installationId })) as { token: string };
+      const { token } = (await app.octokit.auth({ type: "installation", installationId: id })) as { token: string };
       const login = `${await appSlug()}[bot]`;
       return new GitHub({ token, repository, baseUrl: options.baseUrl, logger, login });
     },

@@ -26,6 +26,8 @@ const KNOWN_EVENTS = new Set([
   "status",
   "pull_request_review",
   "pull_request_review_comment",
+  // Work the reconcile made itself, counted beside what GitHub sent.
+  "reconcile",
 ]);
 
 export function eventLabel(name: string | undefined): string {

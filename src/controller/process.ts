@@ -59,7 +59,7 @@ export function engineSettingsFor(config: RepositoryConfig, options: ProcessorOp
   };
 }
 
-export function eventSettingsFor(config: RepositoryConfig): EventSettings {
+export function eventSettingsFor(config: RepositoryConfig, options: { synthetic?: boolean } = {}): EventSettings {
   return {
     command: "auto",
     forkLabel: config.forkLabel,
@@ -68,7 +68,8 @@ export function eventSettingsFor(config: RepositoryConfig): EventSettings {
     deployment: true,
     requirePullRequest: config.requirePullRequest,
     images: "ci",
-    buildWorkflow: config.buildWorkflow,
+    // A repair deploys images that exist; it never starts builds (a failing CI would be dispatched every period).
+    buildWorkflow: options.synthetic ? undefined : config.buildWorkflow,
   };
 }
 
@@ -96,7 +97,12 @@ export function createProcessor(options: ProcessorOptions): Processor {
       holder: `${options.holder} delivery ${delivery.id}`,
     });
     const name = planningEventName(delivery.event, delivery.payload);
-    const outcome = await handleEvent(engine, github, { name, payload: delivery.payload }, eventSettingsFor(config));
+    const outcome = await handleEvent(
+      engine,
+      github,
+      { name, payload: delivery.payload },
+      eventSettingsFor(config, { synthetic: delivery.synthetic }),
+    );
     const done = logger.child({ sandbox: outcome.key });
     const line = `${outcome.plan.operation}: ${outcome.result} (${outcome.message})`;
     if (outcome.result === "failed") done.error(line);

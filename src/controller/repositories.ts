@@ -117,6 +117,10 @@ export class RepositoryCatalog {
     return this.current.get(repository.toLowerCase());
   }
 
+  all(): RepositoryConfig[] {
+    return [...this.current.values()];
+  }
+
   get size(): number {
     return this.current.size;
   }

@@ -14,6 +14,12 @@ export interface Delivery {
   event: string;
   payload: unknown;
   repository: string;
+  /**
+   * Made by the reconcile, not sent by GitHub: no ledger claim (its id is
+   * new each period, and the operations are idempotent), and no build is
+   * started for it (process.ts).
+   */
+  synthetic?: boolean;
 }
 
 export interface Claims {
@@ -50,6 +56,11 @@ export class Worker {
     return this.queue.running;
   }
 
+  /** Whether work for this sandbox (queue key) waits or runs. */
+  busy(key: string): boolean {
+    return this.queue.busy(key);
+  }
+
   /** Queues an acknowledged delivery; synchronous, so the acknowledgement follows a queued item. */
   submit(item: WorkItem<Delivery>): void {
     const { superseded } = this.queue.enqueue(item);
@@ -57,7 +68,7 @@ export class Worker {
       // Not claimed: a redelivery of it would deploy a commit that is no
       // longer the head, which the head check under the Lease stops.
       this.options.logger.info(`delivery ${old.id} superseded by ${item.id} (${item.key}): only the newest is deployed`);
-      this.options.metrics.count(old.payload.event, "ignored");
+      this.options.metrics.count(eventOf(old.payload), "ignored");
     }
     this.pump();
   }
@@ -97,11 +108,11 @@ export class Worker {
   private async run(item: WorkItem<Delivery>): Promise<void> {
     const { metrics, logger } = this.options;
     const delivery = item.payload;
-    const first = await this.claim(item.id);
+    const first = delivery.synthetic ? true : await this.claim(item.id);
     if (first === undefined) return;
     if (!first) {
       logger.info(`delivery ${item.id} was already taken (a redelivery, or another replica): not run again`);
-      metrics.count(delivery.event, "duplicate");
+      metrics.count(eventOf(delivery), "duplicate");
       return;
     }
     const started = performance.now();
@@ -113,7 +124,7 @@ export class Worker {
       logger.error(`delivery ${item.id} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
     metrics.operationSeconds.observe({ operation, result }, (performance.now() - started) / 1000);
-    metrics.count(delivery.event, result);
+    metrics.count(eventOf(delivery), result);
   }
 
   /** The ledger's verdict; retried while Kubernetes is unreachable. undefined: stopping before it could be claimed. */
@@ -132,4 +143,9 @@ export class Worker {
       }
     }
   }
+}
+
+/** Work the reconcile made is counted as such, not as the event it imitates. */
+function eventOf(delivery: Delivery): string {
+  return delivery.synthetic ? "reconcile" : delivery.event;
 }

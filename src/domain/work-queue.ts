@@ -69,6 +69,11 @@ export class WorkQueue<T> {
     this.runningKeys.delete(item.key);
   }
 
+  /** Whether an item of this key waits or runs (the reconcile does not queue a repair beside it). */
+  busy(key: string): boolean {
+    return this.runningKeys.has(key) || this.waiting.some((item) => item.key === key);
+  }
+
   /** Items waiting to run. */
   get depth(): number {
     return this.waiting.length;

@@ -39,7 +39,19 @@ let github: GitHubStandin;
 let controller: ControllerProcess;
 let imageRepository = "";
 let env: Record<string, string>;
-const args = ["--namespace", CONTROLLER_NS, "--prefix", PREFIX, "--body-limit", "262144", "--wait-timeout", "2m"];
+// The delivery path alone: the reconcile would repair the same sandboxes on its own (controller-reconcile.test.ts).
+const args = [
+  "--namespace",
+  CONTROLLER_NS,
+  "--prefix",
+  PREFIX,
+  "--body-limit",
+  "262144",
+  "--wait-timeout",
+  "2m",
+  "--reconcile-interval",
+  "0",
+];
 
 interface NamespaceJson {
   metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string };

@@ -126,3 +126,21 @@ describe("WorkQueue", () => {
     expect(new Set(accounted)).toEqual(enqueued);
   });
 });
+
+describe("WorkQueue.busy", () => {
+  it("is true while an item of the key waits or runs, false once it is done", () => {
+    const queue = new WorkQueue<string>(1);
+    const first = item("k", "other");
+    const second = item("k", "other");
+    expect(queue.busy("k")).toBe(false);
+    queue.enqueue(first);
+    expect(queue.busy("k")).toBe(true);
+    queue.enqueue(second);
+    expect(queue.take()).toBe(first);
+    queue.done(first);
+    expect(queue.busy("k")).toBe(true);
+    expect(queue.take()).toBe(second);
+    queue.done(second);
+    expect(queue.busy("k")).toBe(false);
+  });
+});

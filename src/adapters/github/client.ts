@@ -177,13 +177,22 @@ export class GitHub {
   }
 
   async openPullRequests(): Promise<Set<number>> {
-    const pulls = await this.octokit.paginate(this.octokit.rest.pulls.list, { ...this.base, state: "open", per_page: 100 });
-    return new Set(pulls.map((p) => p.number));
+    return new Set((await this.openPullRequestList()).map((p) => (p as { number: number }).number));
+  }
+
+  /** The open pull requests as the REST API lists them; the domain reads what it needs (readPullRequest). */
+  async openPullRequestList(): Promise<unknown[]> {
+    return this.octokit.paginate(this.octokit.rest.pulls.list, { ...this.base, state: "open", per_page: 100 });
   }
 
   async branches(): Promise<Set<string>> {
+    return new Set((await this.branchHeads()).keys());
+  }
+
+  /** Every branch of the repository and its head commit. */
+  async branchHeads(): Promise<Map<string, string>> {
     const branches = await this.octokit.paginate(this.octokit.rest.repos.listBranches, { ...this.base, per_page: 100 });
-    return new Set(branches.map((b) => b.name));
+    return new Map(branches.map((b) => [b.name, b.commit.sha]));
   }
 
   /** The head commit of a branch of this repository; undefined when the branch does not exist. */
