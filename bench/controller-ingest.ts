@@ -53,7 +53,9 @@ await execa(
   { env },
 );
 
-const child = execa("node", ["--import", "tsx", "bench/controller-replicas.ts"], {
+// BENCH_CPU_PROF=DIR writes a CPU profile of the controller side there (node --cpu-prof).
+const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
+const child = execa("node", [...profile, "--import", "tsx", "bench/controller-replicas.ts"], {
   env: { ...process.env, BENCH_SECRET: SECRET, BENCH_NAMESPACE: NS, BENCH_REPORT: REPORT },
   stdin: "pipe",
   buffer: false,

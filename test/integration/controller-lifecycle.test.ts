@@ -101,7 +101,8 @@ async function countsReach(result: string, n: number): Promise<void> {
   await eventually(
     `${n} deliveries counted ${result}`,
     async () => ((await deliveryCounts(controller.url))[result] ?? 0) >= n,
-    180_000,
+    // A shared, busy ground can take minutes to bind a volume; the deploy's own wait is 5 minutes.
+    330_000,
   ).catch((error: unknown) => {
     throw new Error(`${String(error)}\n${controller.logs.slice(-40).join("\n")}`);
   });
