@@ -48,7 +48,7 @@ const args = [
   "--body-limit",
   "262144",
   "--wait-timeout",
-  "2m",
+  "5m",
   "--reconcile-interval",
   "0",
 ];
