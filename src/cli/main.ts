@@ -35,6 +35,7 @@ commands:
                     database); exits 0 only when they pass
   open [key]        print the sandbox's URL and where its login is (--launch: open a browser)
   sweep             remove expired sandboxes (what the TTL CronJob runs)
+  serve             the controller: GitHub webhooks in the cluster (k8s-sandbox serve --help)
   agent [--port 8081]  serve code-hub's workspace Agent API on Kubernetes (docs/workspace-agent.md)
   demo [--keep]     the full lifecycle on the local test ground (see README); --keep leaves the preview running
 
@@ -56,6 +57,8 @@ flags:
 `;
 
 export async function main(argv: string[]): Promise<number> {
+  // The controller has its own flags (and no git worktree): src/cli/serve.ts.
+  if (argv[0] === "serve") return (await import("./serve.js")).serve(argv.slice(1));
   // The agent is a server with its own flags and AGENT_* settings.
   if (argv[0] === "agent") {
     const { runAgent } = await import("./agent.js");

@@ -48,6 +48,13 @@ export interface Plan {
   actor?: string;
   /** Deploy: build the checkout, or use the image the build made for the target commit (trust.ts). */
   image?: ImageSource;
+  /**
+   * Set by planForImageSupply (trust.ts) for a front door that never builds:
+   * the event is one whose run would have built, so a missing image may be
+   * asked of the repository's CI. Never set on workflow_run, so a finished
+   * build that made no image cannot start another.
+   */
+  wantsBuild?: boolean;
   /** Approve: the commit the approver named (a comment: a prefix) or saw (a label event: the head). */
   approveCommit?: string;
   /** The PR found by resolvePullRequest* must still have this head commit, or the plan is stale. */
@@ -214,8 +221,13 @@ function routeWorkflowRun(p: Json, settings: PlanSettings): Routed {
   const fork = headRepo === undefined || !sameRepo(headRepo, ours);
   const event = str(run.event, 40);
   const base = { operation: "deploy" as const, image: "prebuilt" as const, expectCommit: commit };
-  if (event === "push") {
-    if (fork) return skip(`the build run ${name} ran on a push to ${quoteInput(headRepo ?? "(deleted)")}, not to this repository`);
+  // A dispatched run (the controller asks for one, domain/trust.ts) builds a
+  // branch of this repository: only writers can dispatch, only on its refs.
+  if (event === "push" || event === "workflow_dispatch") {
+    if (fork)
+      return skip(
+        `the build run ${name} ran on a ${event === "push" ? "push" : "dispatch"} to ${quoteInput(headRepo ?? "(deleted)")}, not to this repository`,
+      );
     return {
       ...base,
       reason: `build ${name} of branch ${quoteInput(branch)} at ${commit.slice(0, 12)} succeeded`,
@@ -223,7 +235,9 @@ function routeWorkflowRun(p: Json, settings: PlanSettings): Routed {
     };
   }
   if (event !== "pull_request")
-    return skip(`the build run ${name} ran on ${quoteInput(event ?? "?", 40)}: only push and pull_request builds deploy`);
+    return skip(
+      `the build run ${name} ran on ${quoteInput(event ?? "?", 40)}: only push, pull_request and workflow_dispatch builds deploy`,
+    );
   const reason = `build ${name} of ${fork ? `fork ${quoteInput(headRepo ?? "(deleted)")} ` : ""}branch ${quoteInput(branch)} at ${commit.slice(0, 12)} succeeded`;
   const listed = (Array.isArray(run.pull_requests) ? run.pull_requests : [])
     .map((entry) => obj(entry))

@@ -8,7 +8,7 @@ import { formatTimestamp } from "./expiry.js";
 export interface ReportFacts {
   key: string;
   namespace: string;
-  state: "deploying" | "ready" | "unchanged" | "failed" | "destroyed" | "extended" | "awaiting-approval" | "refused";
+  state: "deploying" | "ready" | "unchanged" | "failed" | "destroyed" | "extended" | "awaiting-approval" | "refused" | "building";
   url?: string;
   branch?: string;
   commit?: string;
@@ -31,6 +31,7 @@ const HEADLINES: Record<ReportFacts["state"], string> = {
   destroyed: "⚪ Preview destroyed",
   "awaiting-approval": "🟡 Preview awaiting approval",
   refused: "🟠 Preview not deployed",
+  building: "🔨 Preview image building",
 };
 
 export function renderComment(f: ReportFacts): string {
@@ -57,7 +58,7 @@ export function renderComment(f: ReportFacts): string {
       lines.push("", "<details><summary>Evidence</summary>", "", fence(tail(f.failure.evidence, 60)), "", "</details>");
     lines.push("");
   }
-  if (f.state !== "destroyed" && f.state !== "awaiting-approval" && f.state !== "refused") {
+  if (f.state !== "destroyed" && f.state !== "awaiting-approval" && f.state !== "refused" && f.state !== "building") {
     lines.push("Keep it longer with `/sandbox extend 3d`; remove it with `/sandbox destroy`; `/sandbox help` lists every command.");
   }
   if (f.runUrl) lines.push("", `[Workflow run](${f.runUrl})`);

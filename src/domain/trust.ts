@@ -32,6 +32,29 @@ export function imageSourceFor(eventName: string, target: { fork: boolean }): Im
   return BUILD_EVENTS.has(eventName) && !target.fork ? "build" : "prebuilt";
 }
 
+/**
+ * Where a front door's images come from. `checkout`: the Action, which runs
+ * beside a checkout and builds it on build events. `ci`: the controller,
+ * which has no checkout and no Docker: it never builds, it deploys the image
+ * the repository's own CI made for the commit (and may ask that CI to build
+ * it, see EventSettings.buildWorkflow).
+ */
+export type ImageSupply = "checkout" | "ci";
+
+/**
+ * A plan as a front door with this image supply runs it. Under `ci`, a deploy
+ * that would build deploys the prebuilt image of its commit instead, and
+ * `command: build` does nothing; `wantsBuild` says the event was one whose
+ * run would have built, so the missing image may be asked of the CI.
+ */
+export function planForImageSupply<P extends { operation: string; reason: string; image?: ImageSource }>(plan: P, supply: ImageSupply): P {
+  if (supply === "checkout") return plan;
+  if (plan.operation === "build")
+    return { ...plan, operation: "skip", reason: `${plan.reason}: this front door builds nothing; the repository's CI builds images` };
+  if (plan.image === "build") return { ...plan, image: "prebuilt", wantsBuild: true };
+  return plan;
+}
+
 /** Why `command: build` may not run on this event, or undefined when it may. */
 export function buildRefusal(eventName: string): string | undefined {
   if (BUILD_EVENTS.has(eventName)) return undefined;

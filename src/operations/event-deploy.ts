@@ -70,6 +70,13 @@ export async function runDeploy(ctx: DeployContext, target: PlanTarget, options:
     };
   } catch (error) {
     const failure = error instanceof SandboxError ? error : new SandboxError(String(error), { sandbox: identity.key });
+    if (failure instanceof Refusal && failure.step === "image") {
+      const started = await requestBuild(ctx, target);
+      if (started) {
+        await deploymentStatus("inactive", "waiting for the image");
+        return { plan, result: "skipped", message: started, ...base };
+      }
+    }
     if (failure instanceof Refusal) {
       // Nothing broke: a rule said no before the cluster was changed.
       await deploymentStatus("inactive", failure.message);
@@ -92,6 +99,30 @@ export async function runDeploy(ctx: DeployContext, target: PlanTarget, options:
     if (evidence) await logger.group(`Evidence: sandbox ${identity.key}, step ${failure.step ?? "?"}`, async () => logger.info(evidence));
     return { plan, result: "failed", message: failure.message, ...base, error: failure };
   }
+}
+
+/**
+ * A front door that builds nothing (images: ci) asks the repository's own
+ * preview workflow to build the commit, on the branch itself, never for a
+ * fork (its code is built only by the fork's unprivileged pull_request run).
+ * Returns what was started, or undefined when nothing may be.
+ */
+async function requestBuild(ctx: DeployContext, target: PlanTarget): Promise<string | undefined> {
+  const { engine, github, plan, settings } = ctx;
+  const workflow = settings.buildWorkflow;
+  if (!plan.wantsBuild || !workflow || !github || target.fork || !target.commit) return undefined;
+  try {
+    // No inputs: a workflow that declares none refuses any (422). The run
+    // builds the branch's head, which its workflow_run names as head_sha.
+    await github.dispatchWorkflow(workflow, target.branch);
+  } catch (error) {
+    engine.logger.warn(`could not start workflow ${workflow} on ${target.branch}: ${describe(error)}`);
+    return undefined;
+  }
+  const note = `no image for commit ${target.commit.slice(0, 12)} yet: started the repository's workflow ${workflow} on branch ${target.branch}; the preview deploys when it finishes`;
+  engine.logger.info(note);
+  await report(ctx, { state: "building", commit: target.commit, note });
+  return note;
 }
 
 /** Checked under the sandbox's lock by deploy: the commit must still be the head of its PR or branch. */

@@ -11,7 +11,7 @@ import { renderTestSummary } from "../domain/odoo-test-log.js";
 import { readPullRequest } from "../domain/payload.js";
 import { type CommandSetting, type Plan, type PlanTarget, planEvent, resolvePullRequestTarget, type WebhookEvent } from "../domain/plan.js";
 import { code } from "../domain/report.js";
-import { approvalShaProblem, approvalVerdict, mayCommand } from "../domain/trust.js";
+import { approvalShaProblem, approvalVerdict, type ImageSupply, mayCommand, planForImageSupply } from "../domain/trust.js";
 import { build } from "./build.js";
 import { destroy } from "./destroy.js";
 import type { Engine, Result } from "./engine.js";
@@ -36,6 +36,14 @@ export interface EventSettings {
   imageArchive?: string;
   /** Branches are deployed only while they have an open pull request. */
   requirePullRequest?: boolean;
+  /** Where images come from (domain/trust.ts): the Action builds its checkout (default), the controller deploys its CI's images. */
+  images?: ImageSupply;
+  /**
+   * images: ci: the repository's preview workflow (file name or id), started
+   * with workflow_dispatch on the branch when a push or pull request finds no
+   * image for its commit; its workflow_run deploys. Never for a fork's code.
+   */
+  buildWorkflow?: string;
   /** command: test: what to run (see operations/test.ts). */
   test?: { modules: string[]; tags?: string; deadlineSeconds: number };
 }
@@ -61,7 +69,8 @@ export async function handleEvent(
   settings: EventSettings,
 ): Promise<EventOutcome> {
   const { logger } = engine;
-  let plan = planEvent(event, settings);
+  const supply = settings.images ?? "checkout";
+  let plan = planForImageSupply(planEvent(event, settings), supply);
   logger.info(`event ${event.name}: ${plan.operation} (${plan.reason})`);
   const comment = plan.comment;
   const actor = comment?.author ?? plan.actor;
@@ -89,7 +98,7 @@ export async function handleEvent(
       plan.resolvePullRequest !== undefined
         ? await github.pullRequest(plan.resolvePullRequest)
         : await github.openPullRequestByHead(byHead?.owner ?? "", byHead?.branch ?? "");
-    plan = resolvePullRequestTarget(plan, pr, settings);
+    plan = planForImageSupply(resolvePullRequestTarget(plan, pr, settings), supply);
     if (plan.operation === "skip") logger.info(`skipped: ${plan.reason}`);
   }
 
@@ -206,7 +215,7 @@ async function gateDeploy(
   settings: EventSettings,
   target: PlanTarget,
 ): Promise<Omit<EventOutcome, "key" | "namespace" | "url" | "branch"> | undefined> {
-  if (!target.commit && plan.image === "build") {
+  if (!target.commit && (plan.image === "build" || plan.wantsBuild)) {
     // A manual run names a branch: build its head, and the build checks the checkout is that commit.
     target.commit = github ? await github.branchHead(target.branch) : undefined;
     if (!target.commit) {

@@ -26,6 +26,11 @@ export interface EngineOptions {
   /** Where the kubeconfig file helm needs is written (the Action: RUNNER_TEMP, removed by its post step). */
   tempDir?: string;
   kubeContext?: string;
+  /**
+   * An existing connection to share (the controller builds an engine per
+   * delivery, all on one connection); helm then uses KUBECONFIG or in-cluster.
+   */
+  connection?: KubeConnection;
   helmBinary?: string;
   builder?: "auto" | "docker" | "buildah";
   /** Names this process in lock messages ("github-actions run 123", "cli alice@laptop"). */
@@ -58,7 +63,7 @@ export function createEngine(options: EngineOptions): Engine {
   }
   // Connected on first use: `command: build` and plans that skip never need a
   // cluster, and the missing-credentials error belongs to the operation that does.
-  let kube: KubeConnection | undefined;
+  let kube: KubeConnection | undefined = options.connection;
   let namespaces: Namespaces | undefined;
   const connection = (): KubeConnection => {
     if (!kube) {

@@ -105,6 +105,15 @@ describe("workflow_run", () => {
     });
   });
 
+  it("a dispatched build (the controller asks for one) deploys its branch like a push build", () => {
+    expect(plan("workflow_run", run({ event: "workflow_dispatch" }))).toMatchObject({
+      operation: "deploy",
+      image: "prebuilt",
+      expectCommit: HEAD,
+      target: { branch: "feature/x", commit: HEAD, fork: false },
+    });
+  });
+
   it("an own PR's build names its PR", () => {
     expect(plan("workflow_run", run({ prs: [listed(7)] }))).toMatchObject({
       operation: "deploy",
@@ -125,7 +134,12 @@ describe("workflow_run", () => {
     { name: "still running", over: { action: "requested" }, reason: "only a completed build" },
     { name: "failed", over: { conclusion: "failure" }, reason: "ended failure" },
     { name: "no conclusion", over: { conclusion: null }, reason: "without a conclusion" },
-    { name: "a schedule run", over: { event: "schedule" }, reason: "only push and pull_request" },
+    { name: "a schedule run", over: { event: "schedule" }, reason: "only push, pull_request and workflow_dispatch" },
+    {
+      name: "a dispatched run in a fork",
+      over: { event: "workflow_dispatch", headRepo: "stranger/Hello-World" },
+      reason: "not to this repository",
+    },
     { name: "a push in a fork", over: { event: "push", headRepo: "stranger/Hello-World" }, reason: "not to this repository" },
     { name: "bad head sha", over: { sha: "nope" }, reason: "no valid head commit" },
     { name: "fork deleted", over: { headRepo: null }, reason: "fork is gone" },

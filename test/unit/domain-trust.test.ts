@@ -15,6 +15,7 @@ import {
   imageSourceFor,
   mayCommand,
   ownershipProblem,
+  planForImageSupply,
   prebuiltImageProblem,
   staleCommitProblem,
 } from "../../src/domain/trust.js";
@@ -66,6 +67,29 @@ describe("imageSourceFor and buildRefusal", () => {
     const result = buildRefusal(event);
     if (refusal) expect(result).toContain(refusal);
     else expect(result).toBeUndefined();
+  });
+});
+
+describe("planForImageSupply (the controller builds nothing)", () => {
+  const deploy = { operation: "deploy", reason: "push", image: "build" as const };
+  it("checkout (the Action) keeps the plan as it is", () => {
+    expect(planForImageSupply(deploy, "checkout")).toEqual(deploy);
+  });
+  it("ci deploys the prebuilt image and remembers the event would have built", () => {
+    expect(planForImageSupply(deploy, "ci")).toEqual({ ...deploy, image: "prebuilt", wantsBuild: true });
+  });
+  it("ci leaves a prebuilt deploy (workflow_run, comments) without wantsBuild, so a finished build never starts another", () => {
+    const prebuilt = { operation: "deploy", reason: "workflow_run", image: "prebuilt" as const };
+    expect(planForImageSupply(prebuilt, "ci")).toEqual(prebuilt);
+  });
+  it("ci turns command: build into a skip that says why", () => {
+    const result = planForImageSupply({ operation: "build", reason: "command: build" }, "ci");
+    expect(result.operation).toBe("skip");
+    expect(result.reason).toContain("builds nothing");
+  });
+  it.each(["destroy", "extend", "status", "skip"])("ci leaves %s alone", (operation) => {
+    const plan = { operation, reason: "x" };
+    expect(planForImageSupply(plan, "ci")).toEqual(plan);
   });
 });
 

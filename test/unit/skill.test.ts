@@ -38,7 +38,7 @@ describe("the k8s-sandbox skill", () => {
   it("routes every subcommand of /k8s-sandbox to a CLI command that exists", () => {
     const commands = helpCommands();
     expect(commands).toEqual(
-      new Set(["create", "up", "destroy", "list", "status", "logs", "extend", "test", "open", "sweep", "agent", "demo"]),
+      new Set(["create", "up", "destroy", "list", "status", "logs", "extend", "test", "open", "sweep", "serve", "agent", "demo"]),
     );
     const routes = [...body.matchAll(/^\| `([a-z]+)[^`]*` \| `k8s-sandbox ([a-z]+)/gm)].map((m) => [m[1], m[2]]);
     expect(routes.map(([sub]) => sub)).toEqual(["up", "down", "list", "status", "logs", "extend", "test", "open"]);

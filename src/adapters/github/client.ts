@@ -21,6 +21,11 @@ export interface GitHubOptions {
   repository: string; // owner/name
   baseUrl?: string;
   logger: Logger;
+  /**
+   * The login this token writes as, when the caller knows it: a GitHub App's
+   * installation token writes as `<app-slug>[bot]`, and GET /user refuses it.
+   */
+  login?: string;
 }
 
 type Octokit = ReturnType<typeof getOctokit>;
@@ -92,6 +97,7 @@ export class GitHub {
    * github-actions[bot].
    */
   login(): Promise<string> {
+    if (this.options.login) return Promise.resolve(this.options.login);
     this.me ??= this.octokit.rest.users.getAuthenticated().then(
       ({ data }) => data.login,
       (error: unknown) => {
@@ -171,13 +177,22 @@ export class GitHub {
   }
 
   async openPullRequests(): Promise<Set<number>> {
-    const pulls = await this.octokit.paginate(this.octokit.rest.pulls.list, { ...this.base, state: "open", per_page: 100 });
-    return new Set(pulls.map((p) => p.number));
+    return new Set((await this.openPullRequestList()).map((p) => (p as { number: number }).number));
+  }
+
+  /** The open pull requests as the REST API lists them; the domain reads what it needs (readPullRequest). */
+  async openPullRequestList(): Promise<unknown[]> {
+    return this.octokit.paginate(this.octokit.rest.pulls.list, { ...this.base, state: "open", per_page: 100 });
   }
 
   async branches(): Promise<Set<string>> {
+    return new Set((await this.branchHeads()).keys());
+  }
+
+  /** Every branch of the repository and its head commit. */
+  async branchHeads(): Promise<Map<string, string>> {
     const branches = await this.octokit.paginate(this.octokit.rest.repos.listBranches, { ...this.base, per_page: 100 });
-    return new Set(branches.map((b) => b.name));
+    return new Map(branches.map((b) => [b.name, b.commit.sha]));
   }
 
   /** The head commit of a branch of this repository; undefined when the branch does not exist. */
@@ -228,6 +243,15 @@ export class GitHub {
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
+  }
+
+  /**
+   * Starts the repository's own preview workflow on a branch (workflow_dispatch):
+   * how the controller, which builds nothing itself, gets the image of a
+   * commit built by the repository's CI. Its completion arrives as workflow_run.
+   */
+  async dispatchWorkflow(workflow: string, branch: string, inputs: Record<string, string> = {}): Promise<void> {
+    await this.octokit.rest.actions.createWorkflowDispatch({ ...this.base, workflow_id: workflow, ref: branch, inputs });
   }
 
   /** The pull request as the REST API returns it; the domain reads what it needs. */

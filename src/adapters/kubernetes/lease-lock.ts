@@ -15,6 +15,8 @@ import { describeKubeError, isConflict, isNotFound, type KubeConnection, withRet
 export const LOCK_NAME = "k8s-dev-sandbox-lock";
 
 export interface LockOptions {
+  /** The Lease's name; default k8s-dev-sandbox-lock (a sandbox's lock). The controller's leadership uses its own. */
+  name?: string;
   /** How long a silent holder keeps the lock. */
   leaseSeconds?: number;
   /** How long to wait for another holder before giving up. */
@@ -75,11 +77,12 @@ export async function acquireLock(kube: KubeConnection, namespace: string, holde
   const identity = holderIdentity(holder);
   let lastReport = 0;
   const api = kube.coordination;
+  const leaseName = options.name ?? LOCK_NAME;
 
   for (;;) {
     let current: V1Lease | undefined;
     try {
-      current = await withRetry(() => api.readNamespacedLease({ name: LOCK_NAME, namespace }));
+      current = await withRetry(() => api.readNamespacedLease({ name: leaseName, namespace }));
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -87,7 +90,7 @@ export async function acquireLock(kube: KubeConnection, namespace: string, holde
     const body: V1Lease = {
       apiVersion: "coordination.k8s.io/v1",
       kind: "Lease",
-      metadata: { name: LOCK_NAME, namespace, resourceVersion: current?.metadata?.resourceVersion },
+      metadata: { name: leaseName, namespace, resourceVersion: current?.metadata?.resourceVersion },
       spec: {
         holderIdentity: identity,
         // An integer on the wire; tests use fractions of a second with fakes.
@@ -102,7 +105,7 @@ export async function acquireLock(kube: KubeConnection, namespace: string, holde
     if (free) {
       try {
         const taken = current
-          ? await api.replaceNamespacedLease({ name: LOCK_NAME, namespace, body })
+          ? await api.replaceNamespacedLease({ name: leaseName, namespace, body })
           : await api.createNamespacedLease({ namespace, body });
         return startRenewing(kube, namespace, identity, taken, leaseSeconds, options.onLost);
       } catch (error) {
@@ -148,6 +151,7 @@ function startRenewing(
   onLost?: (error: LockLostError) => void,
 ): HeldLock {
   const api = kube.coordination;
+  const leaseName = lease.metadata?.name ?? LOCK_NAME;
   const leaseMs = leaseSeconds * 1000;
   // Renew three times per lease; after a failure try again soon, but give up
   // (and fence) once two thirds of the lease passed without a renewal, which
@@ -181,7 +185,7 @@ function startRenewing(
         ...latest,
         spec: { ...latest.spec, renewTime: microTime(new Date()), acquireTime: microTime(latest.spec?.acquireTime ?? new Date()) },
       };
-      latest = await api.replaceNamespacedLease({ name: LOCK_NAME, namespace, body });
+      latest = await api.replaceNamespacedLease({ name: leaseName, namespace, body });
       lastRenewed = Date.now();
       attempts = 0;
       schedule(intervalMs);
@@ -194,7 +198,7 @@ function startRenewing(
         // Changed since our last renewal: a renewal of ours whose answer was
         // lost, or a new holder after our lease ran out. Ours only if it still names us.
         try {
-          const current = await api.readNamespacedLease({ name: LOCK_NAME, namespace });
+          const current = await api.readNamespacedLease({ name: leaseName, namespace });
           if (current.spec?.holderIdentity !== identity) return lose(`${holderLabel(current.spec?.holderIdentity)} took it over`);
           latest = current;
           return schedule(0);
@@ -226,7 +230,7 @@ function startRenewing(
       // Delete the version we hold: one request, and a lease someone took
       // over after ours expired (a newer version) is never deleted.
       const remove = (resourceVersion: string | undefined) =>
-        api.deleteNamespacedLease({ name: LOCK_NAME, namespace, body: { preconditions: { resourceVersion } } });
+        api.deleteNamespacedLease({ name: leaseName, namespace, body: { preconditions: { resourceVersion } } });
       try {
         await remove(latest.metadata?.resourceVersion);
       } catch (error) {
@@ -234,7 +238,7 @@ function startRenewing(
         if (!isConflict(error)) throw error;
         // Changed since: a renewal still in flight, or a new holder. Ours only if it still names us.
         try {
-          const current = await api.readNamespacedLease({ name: LOCK_NAME, namespace });
+          const current = await api.readNamespacedLease({ name: leaseName, namespace });
           if (current.spec?.holderIdentity === identity) await remove(current.metadata?.resourceVersion);
         } catch (again) {
           if (!isNotFound(again) && !isConflict(again)) throw again;

@@ -1,5 +1,6 @@
 // Read-only repository facts the engine looks up: the repository, branches,
-// pull requests, a user's permission, and the rate limit.
+// pull requests, a user's permission, and the rate limit; and the one write
+// the controller makes here: starting the repository's preview workflow.
 import { collaboratorPermission, rateLimitOverview } from "./factories-activity.js";
 import { branchObject, pullRequestFull, pullRequestSimple, repoApi, repositoryObject } from "./factories-repo.js";
 import { type Handler, notFound, paginate } from "./replies.js";
@@ -64,6 +65,15 @@ const getPermission: Handler = (context) => {
   return { status: 200, body: collaboratorPermission(context.site, login, role) };
 };
 
+/** Starts a workflow run on a branch: recorded for the test, which plays the run's workflow_run event itself. */
+const dispatchWorkflow: Handler = (context) => {
+  const body = (context.body ?? {}) as { ref?: string; inputs?: Record<string, unknown> };
+  const ref = body.ref ?? "";
+  if (!context.state.branches.has(ref.replace(/^refs\/heads\//, ""))) return notFound(context, `No ref found for: ${ref}`);
+  context.state.dispatches.push({ workflow: String(context.params.workflow_id), ref, inputs: body.inputs ?? {} });
+  return { status: 204 };
+};
+
 const getRateLimit: Handler = (context) => ({ status: 200, body: rateLimitOverview(context.state.rateLimit) });
 
 export const repoRoutes: Record<string, Handler> = {
@@ -74,4 +84,5 @@ export const repoRoutes: Record<string, Handler> = {
   "GET /repos/{owner}/{repo}/pulls/{pull_number}": getPull,
   "GET /repos/{owner}/{repo}/collaborators/{username}/permission": getPermission,
   "GET /rate_limit": getRateLimit,
+  "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches": dispatchWorkflow,
 };

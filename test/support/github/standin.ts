@@ -87,6 +87,7 @@ function buildState(options: StandinOptions): StandinState {
     deletedDeployments: [],
     canDeleteEnvironments: options.canDeleteEnvironments ?? true,
     rateLimit: { limit: options.rateLimit ?? 5000, used: 0, reset: Math.floor(Date.now() / 1000) + 3600 },
+    dispatches: [],
   };
   const branches = options.branches ?? [];
   const entries = Array.isArray(branches) ? branches.map((b) => [b, fakeSha(`${owner}:${b}`)] as const) : Object.entries(branches);

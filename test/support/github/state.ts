@@ -142,6 +142,8 @@ export interface StandinState {
   /** When false, deleting an environment answers 403 like it does for a GITHUB_TOKEN. */
   canDeleteEnvironments: boolean;
   rateLimit: { limit: number; used: number; reset: number };
+  /** workflow_dispatch requests, oldest first. */
+  dispatches: { workflow: string; ref: string; inputs: Record<string, unknown> }[];
 }
 
 let idCounter = 1_000;
