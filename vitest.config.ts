@@ -1,10 +1,11 @@
 import { defineConfig } from "vitest/config";
 
 // Tests on the ground run one file at a time within a project (they share one
-// cluster and its CPU), but the five ground projects run beside each other:
-// most of their time is spent waiting on the cluster, and the warm CI run
-// must stay under 10 minutes on 2 cores. Each starts the ground through the
-// global setup, which is idempotent and serialized by a lock (ground.ts).
+// cluster and its CPU). test/run-all.sh runs the projects side by side, one
+// vitest process each: most of their time is spent waiting on the cluster.
+// (In one process, vitest 4.1 runs all projects one worker at a time once any
+// project limits its workers.) Each starts the ground through the global
+// setup, which is idempotent and serialized by a lock (ground.ts).
 //   unit         pure, parallel
 //   integration  the engine, the chart and the ground at the API level (kwok's node)
 //   real-pods    whatever must really run: the real node, its images, the ingress,
