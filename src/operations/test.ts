@@ -215,10 +215,25 @@ async function waitForEnd(
       .readNamespacedPod({ name: pod, namespace })
       .then((p) => p.status?.containerStatuses?.find((s) => s.name === "odoo-test")?.state?.terminated)
       .catch(() => undefined);
-    if (terminated) return { exitCode: terminated.exitCode };
+    if (terminated) {
+      // The kubelet stops the container when the deadline passes, and the Job
+      // controller marks the Job a moment later: on a busy cluster the
+      // container is seen terminated first. Its end time says which it was.
+      return stoppedAtDeadline(current, terminated.finishedAt)
+        ? { exitCode: terminated.exitCode, deadlineExceeded: true }
+        : { exitCode: terminated.exitCode };
+    }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
   return { deadlineExceeded: true };
+}
+
+/** Whether a container that ended at `finishedAt` ended because its Job's deadline passed (1 s of clock slack). */
+export function stoppedAtDeadline(job: V1Job | undefined, finishedAt: Date | undefined): boolean {
+  const deadline = job?.spec?.activeDeadlineSeconds;
+  const started = job?.status?.startTime;
+  if (!deadline || !started || !finishedAt) return false;
+  return new Date(finishedAt).getTime() - new Date(started).getTime() >= (deadline - 1) * 1000;
 }
 
 async function fullLog(engine: Engine, namespace: string, pod: string): Promise<string | undefined> {

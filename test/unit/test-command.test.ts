@@ -1,11 +1,12 @@
 // The `test` command at the front doors: the Action's inputs, the planner's
 // routing of `command: test`, and the Job built from a sandbox's Deployment.
 import { createRequire } from "node:module";
-import type { V1Deployment } from "@kubernetes/client-node";
+import type { V1Deployment, V1Job } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { readInputs } from "../../src/action/inputs.js";
 import { InputError } from "../../src/domain/errors.js";
 import { planEvent } from "../../src/domain/plan.js";
+import { stoppedAtDeadline } from "../../src/operations/test.js";
 import { buildTestJob, TEST_SCRIPT, testDatabaseName, validateModules, validateTags } from "../../src/domain/test-job.js";
 
 const examples = createRequire(import.meta.url)("@octokit/webhooks-examples") as { name: string; examples: Record<string, unknown>[] }[];
@@ -129,5 +130,22 @@ describe("the test Job", () => {
     expect(validateTags("-slow,/shop:TestX.test_y,post_install")).toBe("-slow,/shop:TestX.test_y,post_install");
     expect(() => validateTags("a b")).toThrow(InputError);
     expect(() => validateTags("$(reboot)")).toThrow(InputError);
+  });
+});
+
+describe("a container seen ended before its Job is marked (busy cluster)", () => {
+  const job = (deadline: number | undefined, startTime?: string) =>
+    ({ spec: { activeDeadlineSeconds: deadline, template: {} }, status: startTime ? { startTime: new Date(startTime) } : {} }) as V1Job;
+
+  it("counts an end at the deadline as the deadline's", () => {
+    expect(stoppedAtDeadline(job(15, "2026-11-26T05:00:00Z"), new Date("2026-11-26T05:00:15Z"))).toBe(true);
+    expect(stoppedAtDeadline(job(15, "2026-11-26T05:00:00Z"), new Date("2026-11-26T05:00:14.2Z"))).toBe(true);
+  });
+
+  it("counts an earlier end as the run's own, and needs every fact to say deadline", () => {
+    expect(stoppedAtDeadline(job(15, "2026-11-26T05:00:00Z"), new Date("2026-11-26T05:00:09Z"))).toBe(false);
+    expect(stoppedAtDeadline(job(undefined, "2026-11-26T05:00:00Z"), new Date("2026-11-26T05:01:00Z"))).toBe(false);
+    expect(stoppedAtDeadline(job(15), new Date("2026-11-26T05:01:00Z"))).toBe(false);
+    expect(stoppedAtDeadline(job(15, "2026-11-26T05:00:00Z"), undefined)).toBe(false);
   });
 });
