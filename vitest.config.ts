@@ -12,6 +12,7 @@ import { defineConfig } from "vitest/config";
 //                the Odoo stand-in and the test Job
 //   real-chart   the chart deployed by the engine onto the real node
 //   real-agent   the workspace agent's parts: the S3 store, storage Jobs, the product image
+//   real-alone   the test Job on the real node, run after the others (see below)
 //   e2e          the bundled Action as GitHub runs it, against the GitHub stand-in
 // Three streams of real-pod tests, balanced by their run time.
 const REAL_GROUND = [
@@ -19,8 +20,11 @@ const REAL_GROUND = [
   "test/integration/ground-ingress.test.ts",
   "test/integration/ground-images.test.ts",
   "test/integration/odoo-standin.test.ts",
-  "test/integration/odoo-test-job.test.ts",
 ];
+// Run by test/run-all.sh after the others, on a quiet machine: under the
+// load of the five other projects its stand-in test runs ended "crashed"
+// (two CI runs, 2026-11-26; 7/7 pass alone; the cause is not found yet).
+const REAL_ALONE = ["test/integration/odoo-test-job.test.ts"];
 const REAL_CHART = [
   "test/integration/chart-real-pods.test.ts",
   "test/integration/chart-hardening.test.ts",
@@ -44,13 +48,14 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
-          exclude: [...REAL_GROUND, ...REAL_CHART, ...REAL_AGENT],
+          exclude: [...REAL_GROUND, ...REAL_CHART, ...REAL_AGENT, ...REAL_ALONE],
           ...onTheGround,
         },
       },
       { test: { name: "real-pods", include: REAL_GROUND, ...onTheGround } },
       { test: { name: "real-chart", include: REAL_CHART, ...onTheGround } },
       { test: { name: "real-agent", include: REAL_AGENT, ...onTheGround } },
+      { test: { name: "real-alone", include: REAL_ALONE, ...onTheGround } },
       { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], ...onTheGround } },
     ],
   },

@@ -63,6 +63,9 @@ for project in "${projects[@]}"; do
   [ "$status" -eq 0 ] || failed+=("$project")
 done
 rm -rf "$logs"
+# Then what must not share the machine (vitest.config.ts says why).
+step "the real-alone project under Node 24, after the others"
+"$node24" node_modules/vitest/vitest.mjs run --project real-alone || failed+=(real-alone)
 if [ "${#failed[@]}" -gt 0 ]; then
   step "failed under Node 24: ${failed[*]}"
   exit 1
