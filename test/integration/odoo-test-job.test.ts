@@ -14,7 +14,10 @@ import { MemoryLogger } from "../../src/adapters/logger.js";
 import { deploy } from "../../src/operations/deploy.js";
 import { destroy } from "../../src/operations/destroy.js";
 import type { Engine } from "../../src/operations/engine.js";
-import { runTests } from "../../src/operations/test.js";
+import { runTests, type TestOutcome } from "../../src/operations/test.js";
+
+/** The verdict's reason and exit code, for an assertion's message (a run once ended "crashed" only under load). */
+const why = (outcome: TestOutcome) => `${outcome.summary.reason} (exit ${outcome.exitCode ?? "none"}, job ${outcome.job})`;
 import { createEngine } from "../../src/wiring/create-engine.js";
 import { groundEnv, kubectl, kubectlJson, uniqueName } from "../support/cluster.js";
 import { groundSettings } from "../support/engine.js";
@@ -96,7 +99,7 @@ describe("k8s-sandbox test on the real node", () => {
     const lines: string[] = [];
     const done = await runTests(engine(), key, { modules: ["standin_tests_pass"], deadlineSeconds: 300, onLine: (l) => lines.push(l) });
     expect(done.exitCode, lines.join("\n")).toBe(0);
-    expect(done.summary.verdict).toBe("passed");
+    expect(done.summary.verdict, why(done)).toBe("passed");
     expect(done.summary.testsRun).toBeGreaterThan(0);
     expect(done.summary.failures).toEqual([]);
     // The log was streamed as it came, with Odoo's own result line in it.
@@ -110,7 +113,7 @@ describe("k8s-sandbox test on the real node", () => {
   it("fails a module with a failing test: non-zero and the failing test named", async () => {
     const done = await runTests(engine(), key, { modules: ["standin_tests_fail"], deadlineSeconds: 300 });
     expect(done.exitCode).toBe(1);
-    expect(done.summary.verdict).toBe("failed");
+    expect(done.summary.verdict, why(done)).toBe("failed");
     expect(done.summary.failed).toBe(1);
     expect(done.summary.testsRun).toBe(2);
     expect(done.summary.failures).toEqual([{ kind: "FAIL", test: "TestFail.test_fails", module: "standin_tests_fail" }]);
@@ -135,8 +138,8 @@ describe("k8s-sandbox test on the real node", () => {
       ),
     );
     expect(one?.database).not.toBe(two?.database);
-    expect(one?.summary.verdict).toBe("passed");
-    expect(two?.summary.verdict).toBe("passed");
+    expect(one?.summary.verdict, one && why(one)).toBe("passed");
+    expect(two?.summary.verdict, two && why(two)).toBe("passed");
     // Each log names only its own database.
     expect(seen[0]?.some((l) => l.includes(`'${one?.database}'`))).toBe(true);
     expect(seen[1]?.some((l) => l.includes(`'${two?.database}'`))).toBe(true);
@@ -149,7 +152,7 @@ describe("k8s-sandbox test on the real node", () => {
     // test waits for its server: after 15 s the test database exists and the run is not done.
     const lines: string[] = [];
     const done = await runTests(engine(), key, { modules: ["standin_tests_pass"], deadlineSeconds: 15, onLine: (l) => lines.push(l) });
-    expect(done.summary.verdict).toBe("timeout");
+    expect(done.summary.verdict, why(done)).toBe("timeout");
     // The Job's SIGTERM reached the script, which dropped the database it had created.
     expect(lines.join("\n")).toContain("stopped (deadline)");
     expect(lines.some((l) => l.includes(`dropped database ${done.database}`))).toBe(true);
