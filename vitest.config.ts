@@ -43,7 +43,9 @@ const onTheGround = { globalSetup: ["test/ground/global-setup.ts"], fileParallel
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      // 60 s, not vitest's 5 s: some units run helm, and beside five ground
+      // projects on 2 cores one `helm template` took over 5 s (CI, 2026-11-26).
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 60_000 } },
       {
         test: {
           name: "integration",
