@@ -20,11 +20,15 @@ const errorBody = {
 } as const;
 const detailBody = { type: "object", properties: { detail: {} } } as const;
 
-const operation = {
-  type: "object",
-  required: ["status", "workspace_id"],
-  properties: { status: { type: "string", enum: ["in_progress"] }, workspace_id: str },
-} as const;
+/** `{"status": <one of these>, "workspace_id": id}`, the answer of most routes. */
+const statusBody = <S extends string>(...statuses: S[]) =>
+  ({
+    type: "object",
+    required: ["status", "workspace_id"],
+    properties: { status: { type: "string", enum: statuses }, workspace_id: str },
+  }) as const;
+
+const operation = statusBody("in_progress");
 
 export const workspaceRecord = {
   type: "object",
@@ -96,11 +100,7 @@ export const schemas = {
     tags: ["workspaces"],
     params: workspaceIdParams,
     response: withCommon({
-      201: {
-        type: "object",
-        required: ["status", "workspace_id"],
-        properties: { status: { type: "string", enum: ["completed", "already_exists"] }, workspace_id: str },
-      },
+      201: statusBody("completed", "already_exists"),
     }),
   },
   start: {
@@ -192,11 +192,7 @@ export const schemas = {
     params: workspaceIdParams,
     body: { type: "object", properties: { image_ref: { anyOf: [{ type: "string" }, { type: "null" }] } } },
     response: withCommon({
-      200: {
-        type: "object",
-        required: ["status", "workspace_id"],
-        properties: { status: { type: "string", enum: ["started"] }, workspace_id: str },
-      },
+      200: statusBody("started"),
       404: errorBody,
     }),
   },
@@ -204,11 +200,7 @@ export const schemas = {
     tags: ["earlier"],
     params: workspaceIdParams,
     response: withCommon({
-      200: {
-        type: "object",
-        required: ["status", "workspace_id"],
-        properties: { status: { type: "string", enum: ["deleted"] }, workspace_id: str },
-      },
+      200: statusBody("deleted"),
     }),
   },
   instanceStatus: {
@@ -242,22 +234,14 @@ export const schemas = {
     tags: ["earlier"],
     params: workspaceIdParams,
     response: withCommon({
-      201: {
-        type: "object",
-        required: ["status", "workspace_id"],
-        properties: { status: { type: "string", enum: ["created", "already_exists"] }, workspace_id: str },
-      },
+      201: statusBody("created", "already_exists"),
     }),
   },
   deleteVolume: {
     tags: ["earlier"],
     params: workspaceIdParams,
     response: withCommon({
-      200: {
-        type: "object",
-        required: ["status", "workspace_id"],
-        properties: { status: { type: "string", enum: ["deleted"] }, workspace_id: str },
-      },
+      200: statusBody("deleted"),
     }),
   },
   volumeExists: {
