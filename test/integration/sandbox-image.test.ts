@@ -4,10 +4,9 @@
 // /tmp writable, talking to the API server through the `kubernetes` Service
 // with its ServiceAccount, with Helm and the bundled chart inside.
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
-import { REAL_NODE_SCHEDULING } from "../ground/node-config.js";
-import { kubectl, kubectlJson, uniqueName } from "../support/cluster.js";
+import { kubectl, uniqueName } from "../support/cluster.js";
 import { realNodeMissing, requireRealNode } from "../support/real-node.js";
+import { apply, runJob } from "../support/pods.js";
 import { ensureSandboxImage } from "../support/sandbox-image.js";
 
 const ns = uniqueName("sandbox-image");
@@ -15,47 +14,10 @@ const ns = uniqueName("sandbox-image");
 const marker = uniqueName("dev-sandbox-image-probe");
 let image = "";
 
-async function apply(objects: object[]): Promise<void> {
-  await kubectl(["apply", "-f", "-"], { input: objects.map((o) => stringify(o)).join("---\n") });
-}
-
-/** Runs the image once with these arguments as a Job and returns its log and exit code. */
-async function runJob(name: string, args: string[], command?: string[]): Promise<{ code: number; log: string }> {
-  await apply([
-    {
-      apiVersion: "batch/v1",
-      kind: "Job",
-      metadata: { name, namespace: ns },
-      spec: {
-        backoffLimit: 0,
-        template: {
-          spec: {
-            ...REAL_NODE_SCHEDULING,
-            restartPolicy: "Never",
-            serviceAccountName: "runner",
-            securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
-            containers: [
-              {
-                name: "main",
-                image,
-                ...(command ? { command } : {}),
-                args,
-                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-                volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
-              },
-            ],
-            volumes: [{ name: "tmp", emptyDir: {} }],
-          },
-        },
-      },
-    },
-  ]);
-  await kubectl(["-n", ns, "wait", `job/${name}`, "--for=jsonpath={.status.conditions[?(@.status=='True')].type}", "--timeout=180s"], {
-    reject: false,
-  });
-  const job = await kubectlJson<{ status: { succeeded?: number; failed?: number } }>(["-n", ns, "get", "job", name]);
-  const log = (await kubectl(["-n", ns, "logs", `job/${name}`], { reject: false })).stdout;
-  return { code: job.status.succeeded ? 0 : 1, log };
+/** Runs the image once as a Job (its own user, /tmp writable) and returns its log and exit code. */
+async function runImage(name: string, args: string[], command?: string[]): Promise<{ code: number; log: string }> {
+  const outcome = await runJob(ns, name, { image, args, command, imageUser: true, serviceAccountName: "runner", tmpDir: true }, 180_000);
+  return { code: outcome.succeeded ? 0 : 1, log: outcome.logs };
 }
 
 afterAll(async () => {
@@ -81,26 +43,28 @@ describe("the k8s-sandbox image on the real node", () => {
       "app.kubernetes.io/managed-by=k8s-dev-sandbox",
       `k8s-dev-sandbox/key=${marker.slice("dev-sandbox-".length)}`,
     ]);
-    await apply([
-      { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "runner", namespace: ns } },
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "ClusterRole",
-        metadata: { name: `${ns}-list` },
-        rules: [{ apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list"] }],
-      },
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "ClusterRoleBinding",
-        metadata: { name: `${ns}-list` },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: `${ns}-list` },
-        subjects: [{ kind: "ServiceAccount", name: "runner", namespace: ns }],
-      },
-    ]);
+    await apply(
+      ...[
+        { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "runner", namespace: ns } },
+        {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "ClusterRole",
+          metadata: { name: `${ns}-list` },
+          rules: [{ apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list"] }],
+        },
+        {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "ClusterRoleBinding",
+          metadata: { name: `${ns}-list` },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: `${ns}-list` },
+          subjects: [{ kind: "ServiceAccount", name: "runner", namespace: ns }],
+        },
+      ],
+    );
   });
 
   it("lists sandboxes from inside the cluster with its ServiceAccount (in-cluster config, the kubernetes Service)", async () => {
-    const { code, log } = await runJob("list", ["list", "--json"]);
+    const { code, log } = await runImage("list", ["list", "--json"]);
     expect(code, log).toBe(0);
     expect(log).toContain(marker.slice("dev-sandbox-".length));
   });
@@ -117,7 +81,7 @@ describe("the k8s-sandbox image on the real node", () => {
       "! touch /opt/k8s-sandbox/x 2>/dev/null",
       "node --version",
     ].join("\n");
-    const { code, log } = await runJob("tools", [script], ["/bin/sh", "-c"]);
+    const { code, log } = await runImage("tools", [script], ["/bin/sh", "-c"]);
     expect(code, log).toBe(0);
     expect(log).toMatch(/^v3\.\d+\.\d+/m);
     expect(log).toMatch(/^v24\./m);

@@ -11,9 +11,10 @@ import { execa } from "execa";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { REAL_NODE_SCHEDULING } from "../ground/node-config.js";
-import { eventually, groundEnv, kubectl, kubectlJson, tool, uniqueName } from "../support/cluster.js";
+import { groundEnv, kubectl, kubectlJson, tool, uniqueName } from "../support/cluster.js";
 import { repoRoot } from "../support/helm.js";
 import { groundImage, realNodeMissing, requireRealNode } from "../support/real-node.js";
+import { runOnce } from "../support/pods.js";
 import { ensureSandboxImage } from "../support/sandbox-image.js";
 
 const release = "agent";
@@ -51,38 +52,14 @@ async function asAgent(args: string[]) {
   return execa(tool("KUBECTL"), ["--kubeconfig", file, ...args], { reject: false, all: true });
 }
 
-/** Runs curl in a pod of the release namespace (the Service is cluster-internal) and returns its output. */
-async function inCluster(name: string, script: string): Promise<string> {
-  const pod = {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name, namespace: ns },
-    spec: {
-      ...REAL_NODE_SCHEDULING,
-      restartPolicy: "Never",
-      securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
-      containers: [
-        {
-          name: "curl",
-          image: groundImage("PYTHON"),
-          command: ["/bin/sh", "-ec", script],
-          env: [{ name: "KEY", valueFrom: { secretKeyRef: { name: `${fullname}-auth`, key: "api-key" } } }],
-          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-        },
-      ],
-    },
-  };
-  await kubectl(["apply", "-f", "-"], { input: JSON.stringify(pod) });
-  await eventually(
-    `pod ${name} to finish`,
-    async () => {
-      const phase = (await kubectlJson<{ status: { phase: string } }>(["-n", ns, "get", "pod", name])).status.phase;
-      return phase === "Succeeded" || phase === "Failed" ? phase : undefined;
-    },
-    180_000,
-    1_000,
-  );
-  return (await kubectl(["-n", ns, "logs", name])).stdout;
+/** Runs curl in a one-off pod of the release namespace (the Service is cluster-internal) and returns its output. */
+function inCluster(name: string, script: string): Promise<string> {
+  return runOnce(ns, name, {
+    image: groundImage("PYTHON"),
+    command: ["/bin/sh", "-ec", script],
+    env: [{ name: "KEY", valueFrom: { secretKeyRef: { name: `${fullname}-auth`, key: "api-key" } } }],
+    uid: 65532,
+  });
 }
 
 beforeAll(async () => {

@@ -53,14 +53,23 @@ export interface ContainerSpec {
   env?: { name: string; value?: string; valueFrom?: object }[];
   volumes?: VolumeMountSpec[];
   uid?: number;
+  /** Run as the image's own user (the pod only requires a non-root one) instead of `uid`. */
+  imageUser?: boolean;
+  serviceAccountName?: string;
+  /** An emptyDir at /tmp, the one writable place on the read-only root. */
+  tmpDir?: boolean;
 }
 
 export function podSpec(spec: ContainerSpec, restartPolicy: "Never" | "Always" = "Never") {
   const volumes = spec.volumes ?? [];
+  const tmp = spec.tmpDir ? [{ name: "tmp", mountPath: "/tmp" }] : [];
   return {
     ...REAL_NODE_SCHEDULING,
     restartPolicy,
-    securityContext: restrictedPodSecurity(spec.uid ?? 1000, spec.uid ?? 1000),
+    ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
+    securityContext: spec.imageUser
+      ? { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } }
+      : restrictedPodSecurity(spec.uid ?? 1000, spec.uid ?? 1000),
     containers: [
       {
         name: "main",
@@ -69,11 +78,14 @@ export function podSpec(spec: ContainerSpec, restartPolicy: "Never" | "Always" =
         ...(spec.args ? { args: spec.args } : {}),
         env: spec.env ?? [],
         securityContext: RESTRICTED_CONTAINER,
-        volumeMounts: volumes.map((v, i) => ({ name: `v${i}`, mountPath: v.path, readOnly: v.readOnly ?? false })),
+        volumeMounts: [...volumes.map((v, i) => ({ name: `v${i}`, mountPath: v.path, readOnly: v.readOnly ?? false })), ...tmp],
         resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "512Mi" } },
       },
     ],
-    volumes: volumes.map((v, i) => ({ name: `v${i}`, persistentVolumeClaim: { claimName: v.claim, readOnly: v.readOnly ?? false } })),
+    volumes: [
+      ...volumes.map((v, i) => ({ name: `v${i}`, persistentVolumeClaim: { claimName: v.claim, readOnly: v.readOnly ?? false } })),
+      ...(spec.tmpDir ? [{ name: "tmp", emptyDir: {} }] : []),
+    ],
   };
 }
 
