@@ -99,8 +99,25 @@ export async function prepareHost(groundDir: string, cacheDir: string): Promise<
   writeSysctl("net/ipv4/ip_forward", "1");
   writeSysctl("net/bridge/bridge-nf-call-iptables", "1");
   writeSysctl("net/bridge/bridge-nf-call-ip6tables", "1");
+  await shareNetnsDirectory();
   await isolatePods();
   return { pids: {}, paths: nodePaths(groundDir, cacheDir), host, netnsBefore };
+}
+
+/**
+ * Makes /run/netns a shared mount point before the first pod, as `ip netns`
+ * and netavark (podman) do on first use when it is not one yet: their bind
+ * mount of the directory on itself would otherwise shadow the pods' netns
+ * mounts already in it, and the kubelet could never delete those pods
+ * ("remove netns: unlinkat /var/run/netns/cni-...: device or resource
+ * busy", seen when podman's Docker API first ran beside the ground). Left in
+ * place at `down`, as `ip netns` leaves it: empty, it holds nothing.
+ */
+async function shareNetnsDirectory(): Promise<void> {
+  mkdirSync("/run/netns", { recursive: true });
+  const mounted = (await execa("findmnt", ["--noheadings", "--mountpoint", "/run/netns"], { reject: false })).stdout.trim() !== "";
+  if (!mounted) await execa("mount", ["--bind", "/run/netns", "/run/netns"]);
+  await execa("mount", ["--make-shared", "/run/netns"]);
 }
 
 /** Drops whatever a pod sends beyond the bridge: the ground's pods talk to each other and to the host, never further. */

@@ -16,8 +16,16 @@ import { destroy } from "../../src/operations/destroy.js";
 import type { Engine } from "../../src/operations/engine.js";
 import { runTests, type TestOutcome } from "../../src/operations/test.js";
 
-/** The verdict's reason and exit code, for an assertion's message (a run once ended "crashed" only under load). */
-const why = (outcome: TestOutcome) => `${outcome.summary.reason} (exit ${outcome.exitCode ?? "none"}, job ${outcome.job})`;
+/** The verdict's reason, exit code and the log's last lines, for an assertion's message (a run once ended "crashed" only under load). */
+const why = (outcome: TestOutcome, lines: string[]) =>
+  `${outcome.summary.reason} (exit ${outcome.exitCode ?? "none"}, job ${outcome.job}); log's end:\n${lines.slice(-40).join("\n")}`;
+
+/** One test run of the sandbox, its streamed log kept for the assertions' messages. */
+async function testRun(modules: string[], deadlineSeconds: number): Promise<{ done: TestOutcome; lines: string[] }> {
+  const lines: string[] = [];
+  const done = await runTests(engine(), key, { modules, deadlineSeconds, onLine: (l) => lines.push(l) });
+  return { done, lines };
+}
 import { createEngine } from "../../src/wiring/create-engine.js";
 import { groundEnv, kubectl, kubectlJson, uniqueName } from "../support/cluster.js";
 import { groundSettings } from "../support/engine.js";
@@ -96,10 +104,9 @@ describe("k8s-sandbox test on the real node", () => {
   beforeEach((ctx) => requireRealNode(ctx));
 
   it("passes a module whose tests pass: exit 0 and the counts from Odoo's log", async () => {
-    const lines: string[] = [];
-    const done = await runTests(engine(), key, { modules: ["standin_tests_pass"], deadlineSeconds: 300, onLine: (l) => lines.push(l) });
-    expect(done.exitCode, lines.join("\n")).toBe(0);
-    expect(done.summary.verdict, why(done)).toBe("passed");
+    const { done, lines } = await testRun(["standin_tests_pass"], 300);
+    expect(done.summary.verdict, why(done, lines)).toBe("passed");
+    expect(done.exitCode).toBe(0);
     expect(done.summary.testsRun).toBeGreaterThan(0);
     expect(done.summary.failures).toEqual([]);
     // The log was streamed as it came, with Odoo's own result line in it.
@@ -111,16 +118,17 @@ describe("k8s-sandbox test on the real node", () => {
   });
 
   it("fails a module with a failing test: non-zero and the failing test named", async () => {
-    const done = await runTests(engine(), key, { modules: ["standin_tests_fail"], deadlineSeconds: 300 });
+    const { done, lines } = await testRun(["standin_tests_fail"], 300);
+    expect(done.summary.verdict, why(done, lines)).toBe("failed");
     expect(done.exitCode).toBe(1);
-    expect(done.summary.verdict, why(done)).toBe("failed");
     expect(done.summary.failed).toBe(1);
     expect(done.summary.testsRun).toBe(2);
     expect(done.summary.failures).toEqual([{ kind: "FAIL", test: "TestFail.test_fails", module: "standin_tests_fail" }]);
   });
 
   it("counts a test that raises as an error, named from its ERROR line", async () => {
-    const done = await runTests(engine(), key, { modules: ["standin_tests_error"], deadlineSeconds: 300 });
+    const { done, lines } = await testRun(["standin_tests_error"], 300);
+    expect(done.summary.verdict, why(done, lines)).toBe("failed");
     expect(done.exitCode).toBe(1);
     // test_raises raises; test_uses_the_orm needs records, which the stand-in has not (it errors, never passes).
     expect(done.summary).toMatchObject({ verdict: "failed", failed: 0, errors: 2 });
@@ -131,18 +139,14 @@ describe("k8s-sandbox test on the real node", () => {
   });
 
   it("gives two concurrent runs of one sandbox two databases, and drops both", async () => {
-    const seen: string[][] = [[], []];
-    const [one, two] = await Promise.all(
-      [0, 1].map((i) =>
-        runTests(engine(), key, { modules: ["standin_tests_pass"], deadlineSeconds: 300, onLine: (l) => seen[i]?.push(l) }),
-      ),
-    );
-    expect(one?.database).not.toBe(two?.database);
-    expect(one?.summary.verdict, one && why(one)).toBe("passed");
-    expect(two?.summary.verdict, two && why(two)).toBe("passed");
+    const [one, two] = await Promise.all([testRun(["standin_tests_pass"], 300), testRun(["standin_tests_pass"], 300)]);
+    if (!one || !two) throw new Error("two runs were started");
+    expect(one.done.database).not.toBe(two.done.database);
+    expect(one.done.summary.verdict, why(one.done, one.lines)).toBe("passed");
+    expect(two.done.summary.verdict, why(two.done, two.lines)).toBe("passed");
     // Each log names only its own database.
-    expect(seen[0]?.some((l) => l.includes(`'${one?.database}'`))).toBe(true);
-    expect(seen[1]?.some((l) => l.includes(`'${two?.database}'`))).toBe(true);
+    expect(one.lines.some((l) => l.includes(`'${one.done.database}'`))).toBe(true);
+    expect(two.lines.some((l) => l.includes(`'${two.done.database}'`))).toBe(true);
     const left = await databases();
     expect(left.filter((d) => d.includes("_test_"))).toEqual([]);
   });
@@ -150,9 +154,8 @@ describe("k8s-sandbox test on the real node", () => {
   it("stops a run at its deadline and reports a timeout, dropping its database", async () => {
     // The stand-in takes ODOO_STANDIN_INSTALL_SECONDS (2 s) per module and the HttpCase
     // test waits for its server: after 15 s the test database exists and the run is not done.
-    const lines: string[] = [];
-    const done = await runTests(engine(), key, { modules: ["standin_tests_pass"], deadlineSeconds: 15, onLine: (l) => lines.push(l) });
-    expect(done.summary.verdict, why(done)).toBe("timeout");
+    const { done, lines } = await testRun(["standin_tests_pass"], 15);
+    expect(done.summary.verdict, why(done, lines)).toBe("timeout");
     // The Job's SIGTERM reached the script, which dropped the database it had created.
     expect(lines.join("\n")).toContain("stopped (deadline)");
     expect(lines.some((l) => l.includes(`dropped database ${done.database}`))).toBe(true);
