@@ -9,6 +9,7 @@ import {
   jobContainerBody,
   jobContainerName,
   labelFilter,
+  matchesFilter,
   volumeBody,
   workspaceContainerBody,
   workspaceContainerName,
@@ -76,7 +77,13 @@ export class DockerRuntime implements WorkspaceRuntime {
     throw new DockerEngineError(answer.status, "POST", "/volumes/create", answer.text.slice(0, 300));
   }
 
+  /**
+   * An engine refuses to remove a volume any container still names, also a
+   * finished helper; those go first (their outcome is in the store). A
+   * container that runs on it keeps it: the engine's 409 is the answer.
+   */
   async deleteVolume(ws: string): Promise<void> {
+    for (const job of await this.listJobs({ ws })) if (job.state !== "running") await this.deleteJob(job.name);
     await this.engine.expect("DELETE", `/volumes/${volumeName(this.settings.naming, ws)}`, undefined, [404]);
   }
 
@@ -146,9 +153,11 @@ export class DockerRuntime implements WorkspaceRuntime {
   }
 
   private async listVolumes(): Promise<VolumeFact[]> {
-    const answer = await this.engine.expect("GET", `/volumes${query({ filters: { label: labelFilter(this.settings.naming, "volume") } })}`);
+    const filter = labelFilter(this.settings.naming, "volume");
+    const answer = await this.engine.expect("GET", `/volumes${query({ filters: { label: filter } })}`);
     const list = (answer.body as { Volumes?: Array<{ Labels?: Record<string, string> }> | null }).Volumes ?? [];
     return list.flatMap((v) => {
+      if (!matchesFilter(v.Labels, filter)) return [];
       const ws = v.Labels?.[LABELS.workspaceId];
       return ws ? [{ workspaceId: ws, terminating: false }] : [];
     });
@@ -203,9 +212,12 @@ export class DockerRuntime implements WorkspaceRuntime {
     const status = c.State?.Status ?? "";
     let state: JobState = status === "exited" || status === "dead" ? (c.State?.ExitCode === 0 ? "succeeded" : "failed") : "running";
     let finishedAt = state === "running" ? undefined : validTime(c.State?.FinishedAt);
-    let exitCode = state === "failed" ? c.State?.ExitCode : undefined;
     const since = validTime(c.State?.StartedAt) ?? validTime(c.Created);
-    if (state === "running" && since && Date.now() - Date.parse(since) > this.settings.jobTimeoutSeconds * 1000) {
+    const timeoutMs = this.settings.jobTimeoutSeconds * 1000;
+    // Killed on its deadline (below, by an earlier call): no exit code of the script's, as on Kubernetes.
+    const ranOut = state === "failed" && since && finishedAt && Date.parse(finishedAt) - Date.parse(since) >= timeoutMs;
+    let exitCode = state === "failed" && !ranOut ? c.State?.ExitCode : undefined;
+    if (state === "running" && since && Date.now() - Date.parse(since) > timeoutMs) {
       this.logger.warn(
         `workspace ${ws}: ${type} job ${name} ran past AGENT_DOCKER_JOB_TIMEOUT (${this.settings.jobTimeoutSeconds} s); killing it`,
       );
@@ -257,7 +269,7 @@ export class DockerRuntime implements WorkspaceRuntime {
 
   private async listContainers(labels: string[]): Promise<ContainerSummary[]> {
     const answer = await this.engine.expect("GET", `/containers/json${query({ all: true, filters: { label: labels } })}`);
-    return (answer.body as ContainerSummary[] | null) ?? [];
+    return ((answer.body as ContainerSummary[] | null) ?? []).filter((c) => matchesFilter(c.Labels, labels));
   }
 
   /** Pulls the image when the engine does not have it (the contract's start: "image pulled if missing"). */

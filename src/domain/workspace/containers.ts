@@ -30,6 +30,18 @@ export function labelFilter(naming: Naming, component: "workspace" | "volume" | 
 }
 
 /**
+ * Whether labels carry every `key=value` of a filter. The engine filters too,
+ * but Podman 4.3 ORs several label filters on volumes (Docker ANDs them), so
+ * what comes back is checked again.
+ */
+export function matchesFilter(labels: Record<string, string> | undefined, filter: string[]): boolean {
+  return filter.every((entry) => {
+    const at = entry.indexOf("=");
+    return labels?.[entry.slice(0, at)] === entry.slice(at + 1);
+  });
+}
+
+/**
  * A named volume. The engine makes it owned by root; the workspace and the
  * storage jobs run as uid:gid, so Podman is asked to create it owned by them
  * (its local driver's `o=uid=,gid=`; Docker's local driver has no such
