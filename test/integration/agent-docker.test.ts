@@ -5,7 +5,8 @@
 // written in the volume -> stop -> archive (tar and .meta in the store,
 // checksum right) -> delete -> restore into a fresh volume -> start -> the
 // file is back. The storage helpers run the ground's real storage-job image.
-// Then a corrupt archive refused with its marker. The Kubernetes version is
+// Then the failure paths: a corrupt archive refused with its marker, an agent
+// killed right after accepting an archive, an archive that fails. The Kubernetes version is
 // agent-real-node.test.ts. Skipped with the reason where the ground has no
 // Docker Engine API or no S3 store.
 import { createHash } from "node:crypto";
@@ -19,8 +20,9 @@ import {
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { query } from "../../src/adapters/docker/engine.js";
+import { matchesFilter } from "../../src/domain/workspace/containers.js";
 import type { WorkspaceRecord } from "../../src/domain/workspace/observe.js";
-import { s3Missing, startTestAgent, type TestAgent, uniqueSuffix } from "../support/agent.js";
+import { s3Missing, spawnCliAgent, startTestAgent, type TestAgent, uniqueSuffix } from "../support/agent.js";
 import { dockerEngineMissing, engineOfGround, execInContainer } from "../support/agent-runtimes.js";
 import { eventually } from "../support/cluster.js";
 
@@ -36,6 +38,8 @@ const BUCKET = `hdk-agent-docker-${run}`;
 const PREFIX = `hdk${run}-`;
 const WS = "d0c4e700-0000-4000-8000-00000000a001";
 const BROKEN = "d0c4e700-0000-4000-8000-00000000b002";
+const KILLED = "d0c4e700-0000-4000-8000-00000000c003";
+const UNREADABLE = "d0c4e700-0000-4000-8000-00000000d004";
 const CONTENT = `written before the archive ${run}\n`;
 
 let a: TestAgent;
@@ -44,6 +48,15 @@ let s3: S3Client;
 async function record(ws: string) {
   const res = await a.call("GET", "/api/v1/workspaces");
   return (res.body.workspaces as Array<WorkspaceRecord>).find((w) => w.workspace_id === ws);
+}
+/** The helper containers of one workspace and job type under this run's prefix. */
+async function helpers(ws: string, type: string): Promise<string[]> {
+  const engine = engineOfGround();
+  const labels = [`k8s-sandbox.agent/resource-prefix=${PREFIX}`, `codehub.workspace_id=${ws}`, `codehub.job_type=${type}`];
+  const listed = await engine.expect("GET", `/containers/json${query({ all: true, filters: { label: labels } })}`);
+  return (listed.body as Array<{ Id: string; Labels: Record<string, string> }>)
+    .filter((c) => matchesFilter(c.Labels, labels))
+    .map((c) => c.Id);
 }
 async function waitFor<T>(what: string, fn: (w: WorkspaceRecord | undefined) => T | undefined | false, ws = WS): Promise<T> {
   return eventually(what, async () => fn(await record(ws)), 180_000, 500);
@@ -164,6 +177,80 @@ describe.skipIf(missing !== undefined)(
       const marker = JSON.parse((await objectBytes(`${PREFIX}${BROKEN}/.restore_error`)).toString());
       expect(marker).toMatchObject({ status: "Failed", operation: "restore", restore_op_id: "rb-1", archive_key: key });
       expect((await record(BROKEN))?.restore).toBeNull();
+    });
+
+    it("agent killed (SIGKILL) right after accepting an archive: a new agent observes the helper's real outcome and runs nothing twice", async () => {
+      expect((await a.call("POST", `/api/v1/workspaces/${KILLED}/provision`)).status).toBe(201);
+      expect((await a.call("POST", `/api/v1/workspaces/${KILLED}/start`, { image: null })).status).toBe(200);
+      await waitFor("the workspace to be healthy", (w) => w?.container?.healthy, KILLED);
+      expect((await exec(KILLED, ["sh", "-c", "echo kept > /home/coder/kept.txt"])).code).toBe(0);
+      expect((await a.call("POST", `/api/v1/workspaces/${KILLED}/stop`)).status).toBe(200);
+      await waitFor("the container to be gone", (w) => w && w.container === null, KILLED);
+
+      const env = {
+        AGENT_SERVER_API_KEY: a.key,
+        AGENT_S3_BUCKET: BUCKET,
+        AGENT_RUNTIME_RESOURCE_PREFIX: PREFIX,
+        AGENT_RUNTIME_BACKEND: "docker",
+      };
+      const headers = { authorization: `Bearer ${a.key}`, "content-type": "application/json" };
+      const first = await spawnCliAgent(env);
+      const accepted = await fetch(`${first.url}/api/v1/workspaces/${KILLED}/archive`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ archive_op_id: "k1" }),
+      });
+      expect(accepted.status).toBe(200);
+      first.kill();
+      const before = await helpers(KILLED, "archive");
+      expect(before).toHaveLength(1);
+
+      const second = await spawnCliAgent(env);
+      try {
+        const observed = await eventually(
+          "the new agent to observe the archive",
+          async () => {
+            const res = await fetch(`${second.url}/api/v1/workspaces`, { headers });
+            const body = (await res.json()) as { workspaces: Array<WorkspaceRecord> };
+            return body.workspaces.find((w) => w.workspace_id === KILLED && w.archive?.archive_key?.includes("/k1/"));
+          },
+          180_000,
+          1_000,
+        );
+        expect(observed.archive?.archive_key).toBe(`${PREFIX}${KILLED}/k1/home.tar.zst`);
+        const again = await fetch(`${second.url}/api/v1/workspaces/${KILLED}/archive`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ archive_op_id: "k1" }),
+        });
+        expect(((await again.json()) as { archive_key: string }).archive_key).toBe(`${PREFIX}${KILLED}/k1/home.tar.zst`);
+        expect(await helpers(KILLED, "archive")).toEqual(before);
+      } finally {
+        second.kill();
+      }
+    });
+
+    it("an archive helper that fails (a directory it may not read) leaves its .error marker, observe shows it, and no archive counts", async () => {
+      expect((await a.call("POST", `/api/v1/workspaces/${UNREADABLE}/provision`)).status).toBe(201);
+      expect((await a.call("POST", `/api/v1/workspaces/${UNREADABLE}/start`, { image: null })).status).toBe(200);
+      await waitFor("the workspace to be healthy", (w) => w?.container?.healthy, UNREADABLE);
+      const lock = await exec(UNREADABLE, [
+        "sh",
+        "-c",
+        "mkdir -p /home/coder/locked && echo secret > /home/coder/locked/f && chmod 000 /home/coder/locked",
+      ]);
+      expect(lock.code).toBe(0);
+      expect((await a.call("POST", `/api/v1/workspaces/${UNREADABLE}/stop`)).status).toBe(200);
+      await waitFor("the container to be gone", (w) => w && w.container === null, UNREADABLE);
+      expect((await a.call("POST", `/api/v1/workspaces/${UNREADABLE}/archive`, { archive_op_id: "fails" })).status).toBe(200);
+      const error = await waitFor("the archive to fail", (w) => w?.error ?? undefined, UNREADABLE);
+      expect(error).toMatchObject({ operation: "archive", archive_op_id: "fails", restore_op_id: null });
+      expect(error.error_code).not.toBe(0);
+      const marker = JSON.parse((await objectBytes(`${PREFIX}${UNREADABLE}/fails/.error`)).toString());
+      expect(marker).toMatchObject({ status: "Failed", operation: "archive", archive_op_id: "fails" });
+      expect((await record(UNREADABLE))?.archive).toBeNull();
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}${UNREADABLE}/fails/` }));
+      expect((listed.Contents ?? []).map((o) => o.Key)).not.toContain(`${PREFIX}${UNREADABLE}/fails/home.tar.zst.meta`);
     });
   },
 );

@@ -313,7 +313,7 @@ export function dockerLeg(): RuntimeLeg {
     async teardown() {
       if (process.env.AGENT_TEST_KEEP === "1") return;
       await removeAll(prefix);
-      await e().call("DELETE", `/images/${doneImage}${query({ force: true })}`);
+      await e().expect("DELETE", `/images/${doneImage}${query({ force: true })}`, undefined, [404]);
     },
     agentEnv: () => ({
       AGENT_RUNTIME_BACKEND: "docker",
@@ -326,7 +326,7 @@ export function dockerLeg(): RuntimeLeg {
     async teardownSlow() {
       if (process.env.AGENT_TEST_KEEP === "1") return;
       await removeAll(slowPrefix);
-      await e().call("DELETE", `/images/${slowImage}${query({ force: true })}`);
+      await e().expect("DELETE", `/images/${slowImage}${query({ force: true })}`, undefined, [404]);
     },
     // Another prefix keeps the slow agent's objects apart, as the other namespace does on Kubernetes.
     slowAgentEnv: () => ({ AGENT_RUNTIME_BACKEND: "docker" }),
