@@ -59,7 +59,7 @@ export function dockerEngineAlive(state: DockerEngineState | undefined): boolean
 }
 
 /** The podman environment of one ground: its own configuration files. */
-function enginePaths(groundDir: string, registriesConf: string) {
+export function enginePaths(groundDir: string, registriesConf: string) {
   const dir = join(groundDir, "docker-engine");
   const runDir = `/run/k8s-dev-sandbox-podman-${createHash("sha256").update(groundDir).digest("hex").slice(0, 8)}`;
   const env = {
@@ -85,64 +85,64 @@ function ulimits(): { nofile: number; nproc: number } {
   return { nofile: hard("Max open files", 65_536), nproc: hard("Max processes", 8_192) };
 }
 
-function writeConfig(paths: ReturnType<typeof enginePaths>, limits: { nofile: number; nproc: number }): void {
+/** The engine's three files, by path: pure, so a unit test reads what the service will. */
+export function engineFiles(
+  paths: { dir: string; runDir: string; env: { CONTAINERS_CONF: string; CONTAINERS_STORAGE_CONF: string } },
+  limits: { nofile: number; nproc: number },
+): Record<string, string> {
   const q = JSON.stringify;
+  const containersConf = [
+    "# Written by test/ground/docker-engine.ts; read through CONTAINERS_CONF only.",
+    "[containers]",
+    'log_driver = "k8s-file"',
+    `default_ulimits = [${q(`nofile=${limits.nofile}:${limits.nofile}`)}, ${q(`nproc=${limits.nproc}:${limits.nproc}`)}]`,
+    "[engine]",
+    // No systemd in the ground's machines; crun cannot run on this hybrid cgroup host (see install-packages.sh).
+    'cgroup_manager = "cgroupfs"',
+    'events_logger = "file"',
+    `events_logfile_path = ${q(join(paths.dir, "events.log"))}`,
+    'runtime = "runc"',
+    `tmp_dir = ${q(join(paths.runDir, "libpod"))}`,
+    "[network]",
+    'network_backend = "netavark"',
+    `network_config_dir = ${q(join(paths.dir, "networks"))}`,
+    `default_network = ${q(DOCKER_NETWORK)}`,
+    `default_subnet = ${q(DOCKER_SUBNET)}`,
+    `default_subnet_pools = [{ base = ${q(DOCKER_SUBNET)}, size = 24 }]`,
+    "",
+  ].join("\n");
+  const storageConf = [
+    "[storage]",
+    'driver = "overlay"',
+    `graphroot = ${q(join(paths.dir, "storage"))}`,
+    `runroot = ${q(join(paths.runDir, "storage"))}`,
+    "",
+  ].join("\n");
+  // Written as a file: podman 4.3's `network create` cannot name the bridge.
+  const network = {
+    name: DOCKER_NETWORK,
+    id: createHash("sha256").update(DOCKER_NETWORK).digest("hex"),
+    driver: "bridge",
+    network_interface: DOCKER_BRIDGE,
+    created: "2026-11-26T00:00:00Z",
+    subnets: [{ subnet: DOCKER_SUBNET, gateway: DOCKER_GATEWAY }],
+    ipv6_enabled: false,
+    internal: false,
+    // No aardvark-dns: nothing here resolves container names.
+    dns_enabled: false,
+    ipam_options: { driver: "host-local" },
+  };
+  return {
+    [paths.env.CONTAINERS_CONF]: containersConf,
+    [paths.env.CONTAINERS_STORAGE_CONF]: storageConf,
+    [join(paths.dir, "networks", `${DOCKER_NETWORK}.json`)]: `${JSON.stringify(network, null, 2)}\n`,
+  };
+}
+
+function writeConfig(paths: ReturnType<typeof enginePaths>, limits: { nofile: number; nproc: number }): void {
   mkdirSync(join(paths.dir, "networks"), { recursive: true });
   mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
-  writeFileSync(
-    paths.env.CONTAINERS_CONF,
-    [
-      "# Written by test/ground/docker-engine.ts; read through CONTAINERS_CONF only.",
-      "[containers]",
-      'log_driver = "k8s-file"',
-      `default_ulimits = [${q(`nofile=${limits.nofile}:${limits.nofile}`)}, ${q(`nproc=${limits.nproc}:${limits.nproc}`)}]`,
-      "[engine]",
-      // No systemd in the ground's machines; crun cannot run on this hybrid cgroup host (see install-packages.sh).
-      'cgroup_manager = "cgroupfs"',
-      'events_logger = "file"',
-      `events_logfile_path = ${q(join(paths.dir, "events.log"))}`,
-      'runtime = "runc"',
-      `tmp_dir = ${q(join(paths.runDir, "libpod"))}`,
-      "[network]",
-      'network_backend = "netavark"',
-      `network_config_dir = ${q(join(paths.dir, "networks"))}`,
-      `default_network = ${q(DOCKER_NETWORK)}`,
-      `default_subnet = ${q(DOCKER_SUBNET)}`,
-      `default_subnet_pools = [{ base = ${q(DOCKER_SUBNET)}, size = 24 }]`,
-      "",
-    ].join("\n"),
-  );
-  writeFileSync(
-    paths.env.CONTAINERS_STORAGE_CONF,
-    [
-      "[storage]",
-      'driver = "overlay"',
-      `graphroot = ${q(join(paths.dir, "storage"))}`,
-      `runroot = ${q(join(paths.runDir, "storage"))}`,
-      "",
-    ].join("\n"),
-  );
-  // Written as a file: podman 4.3's `network create` cannot name the bridge.
-  writeFileSync(
-    join(paths.dir, "networks", `${DOCKER_NETWORK}.json`),
-    `${JSON.stringify(
-      {
-        name: DOCKER_NETWORK,
-        id: createHash("sha256").update(DOCKER_NETWORK).digest("hex"),
-        driver: "bridge",
-        network_interface: DOCKER_BRIDGE,
-        created: "2026-11-26T00:00:00Z",
-        subnets: [{ subnet: DOCKER_SUBNET, gateway: DOCKER_GATEWAY }],
-        ipv6_enabled: false,
-        internal: false,
-        // No aardvark-dns: nothing here resolves container names.
-        dns_enabled: false,
-        ipam_options: { driver: "host-local" },
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  for (const [file, text] of Object.entries(engineFiles(paths, limits))) writeFileSync(file, text);
 }
 
 /** Starts the service unless it runs; answers once the API does. */
