@@ -40,6 +40,7 @@ const WS = "d0c4e700-0000-4000-8000-00000000a001";
 const BROKEN = "d0c4e700-0000-4000-8000-00000000b002";
 const KILLED = "d0c4e700-0000-4000-8000-00000000c003";
 const UNREADABLE = "d0c4e700-0000-4000-8000-00000000d004";
+const MUTE = "d0c4e700-0000-4000-8000-00000000e005";
 const CONTENT = `written before the archive ${run}\n`;
 
 let a: TestAgent;
@@ -123,6 +124,41 @@ describe.skipIf(missing !== undefined)(
       expect(await health.json()).toMatchObject({ status: "alive" });
       const id = await exec(WS, ["id", "-u"]);
       expect(id).toEqual({ code: 0, out: "1000\n" });
+    });
+
+    it("healthy is a check, not a copy of running: a container that runs but does not listen is running and not healthy", async () => {
+      if (!engine) throw new Error(missing);
+      // The ground's Python image made to sleep whatever its arguments: it runs and never listens.
+      const base = process.env.GROUND_IMAGE_PYTHON ?? "";
+      const present = await engine.call("GET", `/images/${base}/json`);
+      if (present.status === 404) await engine.expect("POST", `/images/create${query({ fromImage: base })}`, undefined, [], 300_000);
+      const source = `hdk-mute-${run}`;
+      await engine.expect("POST", `/containers/create${query({ name: source })}`, { Image: base, Cmd: ["true"] });
+      const image = `localhost/agent-test-mute:${run}`;
+      try {
+        await engine.expect(
+          "POST",
+          `/commit${query({ container: source, repo: "localhost/agent-test-mute", tag: run, changes: 'ENTRYPOINT ["/bin/sh", "-c", "exec sleep 3600"]' })}`,
+          {},
+        );
+      } finally {
+        await engine.call("DELETE", `/containers/${source}${query({ force: true })}`);
+      }
+      try {
+        expect((await a.call("POST", `/api/v1/workspaces/${MUTE}/provision`)).status).toBe(201);
+        expect((await a.call("POST", `/api/v1/workspaces/${MUTE}/start`, { image })).status).toBe(200);
+        await waitFor("the container to run", (w) => w?.container?.running, MUTE);
+        for (let i = 0; i < 3; i++) {
+          expect((await record(MUTE))?.container).toEqual({ running: true, healthy: false });
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
+        const up = await a.call("GET", `/api/v1/workspaces/${MUTE}/upstream`);
+        expect(up.status).toBe(200);
+        await expect(fetch(`${up.body.url}/healthz`, { signal: AbortSignal.timeout(5_000) })).rejects.toThrow();
+      } finally {
+        await a.call("DELETE", `/api/v1/workspaces/${MUTE}`);
+        await engine.call("DELETE", `/images/${image}${query({ force: true })}`);
+      }
     });
 
     it("a file written in the home volume survives stop -> archive -> delete -> restore -> start", async () => {
