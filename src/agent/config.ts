@@ -29,7 +29,13 @@ export interface AgentConfig {
   observeCache: "list" | "informer";
   /** Where workspaces run (AGENT_RUNTIME_BACKEND): Kubernetes, or a Docker Engine API (Docker, Podman). */
   backend: "kubernetes" | "docker";
-  docker: { host: string; network: string; publishHost: string; imagePullTimeoutSeconds: number };
+  docker: {
+    host: string;
+    network: string;
+    publishHost: string;
+    imagePullTimeoutSeconds: number;
+    volumeOwnership: "auto" | "driver" | "helper";
+  };
 }
 
 type Env = Record<string, string | undefined>;
@@ -167,6 +173,12 @@ export function loadConfig(env: Env, overrides: { port?: number; host?: string; 
         return value;
       })(),
       imagePullTimeoutSeconds: int("AGENT_DOCKER_IMAGE_PULL_TIMEOUT", 600, 10, 86_400),
+      volumeOwnership: (() => {
+        const value = get("AGENT_DOCKER_VOLUME_OWNERSHIP", "auto");
+        if (value !== "auto" && value !== "driver" && value !== "helper")
+          throw new ConfigError(`AGENT_DOCKER_VOLUME_OWNERSHIP=${JSON.stringify(value)}: expected auto, driver or helper`);
+        return value;
+      })(),
     },
   };
 }

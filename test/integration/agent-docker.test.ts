@@ -41,6 +41,7 @@ const BROKEN = "d0c4e700-0000-4000-8000-00000000b002";
 const KILLED = "d0c4e700-0000-4000-8000-00000000c003";
 const UNREADABLE = "d0c4e700-0000-4000-8000-00000000d004";
 const MUTE = "d0c4e700-0000-4000-8000-00000000e005";
+const OWNED = "d0c4e700-0000-4000-8000-00000000f006";
 const CONTENT = `written before the archive ${run}\n`;
 
 let a: TestAgent;
@@ -200,6 +201,35 @@ describe.skipIf(missing !== undefined)(
         "cat /home/coder/project/note.txt; readlink /home/coder/project/link; stat -c %u:%g /home/coder/project/note.txt",
       ]);
       expect(back).toEqual({ code: 0, out: `${CONTENT}note.txt\n1000:1000\n` });
+    });
+
+    it("where the engine cannot give a volume an owner (Docker's local driver; forced here with AGENT_DOCKER_VOLUME_OWNERSHIP=helper): a chown helper does, and a restore into it works", async () => {
+      const helperAgent = await startTestAgent({
+        namespace: "unused",
+        prefix: PREFIX,
+        bucket: BUCKET,
+        key: a.key,
+        env: { AGENT_RUNTIME_BACKEND: "docker", AGENT_DOCKER_VOLUME_OWNERSHIP: "helper", AGENT_DOCKER_JOB_TIMEOUT: "300" },
+      });
+      try {
+        const key = `${PREFIX}${WS}/arch-1/home.tar.zst`;
+        const restored = await helperAgent.call("POST", `/api/v1/workspaces/${OWNED}/restore`, {
+          archive_key: key,
+          restore_op_id: "own-1",
+        });
+        expect(restored.status).toBe(200);
+        const volume = await engineOfGround().expect("GET", `/volumes/${PREFIX}${OWNED}-home`);
+        // Made without a driver option: the helper, not the engine, gave it its owner.
+        expect((volume.body as { Options?: Record<string, string> | null }).Options ?? {}).not.toHaveProperty("o");
+        await waitFor("the restore to be done", (w) => w?.restore?.archive_key === key && w?.volume?.exists, OWNED);
+        expect((await helperAgent.call("POST", `/api/v1/workspaces/${OWNED}/start`, { image: null })).status).toBe(200);
+        await waitFor("the restored workspace to be healthy", (w) => w?.container?.healthy, OWNED);
+        const back = await exec(OWNED, ["sh", "-c", "cat /home/coder/project/note.txt; stat -c %u:%g /home/coder"]);
+        expect(back).toEqual({ code: 0, out: `${CONTENT}1000:1000\n` });
+      } finally {
+        await helperAgent.call("DELETE", `/api/v1/workspaces/${OWNED}`);
+        await helperAgent.close();
+      }
     });
 
     it("a corrupt archive (bad checksum) is refused by the restore helper: .restore_error in the store, error in observe", async () => {

@@ -5,7 +5,14 @@
 import { describe, expect, it } from "vitest";
 import { demuxLogs, parseDockerHost, query } from "../../src/adapters/docker/engine.js";
 import { loadConfig } from "../../src/agent/config.js";
-import { jobContainerBody, labelFilter, matchesFilter, volumeBody, workspaceContainerBody } from "../../src/domain/workspace/containers.js";
+import {
+  jobContainerBody,
+  labelFilter,
+  matchesFilter,
+  volumeBody,
+  volumeOwnerBody,
+  workspaceContainerBody,
+} from "../../src/domain/workspace/containers.js";
 
 const config = loadConfig({
   AGENT_SERVER_API_KEY: "k",
@@ -77,6 +84,15 @@ describe("container bodies", () => {
     expect(volumeBody(settings, WS, false)).not.toHaveProperty("DriverOpts");
   });
 
+  it("where the driver cannot own a volume: a one-shot chown as root with CHOWN only, no network, only that volume", () => {
+    const body = volumeOwnerBody(settings, WS);
+    expect([...body.Entrypoint, ...body.Cmd]).toEqual(["/bin/chown", "1000:1000", "/data"]);
+    expect(body.HostConfig).toMatchObject({ CapDrop: ["ALL"], CapAdd: ["CHOWN"], NetworkMode: "none", Privileged: false });
+    expect(body.HostConfig.Mounts).toEqual([{ Type: "volume", Source: `codehub-ws-${WS}-home`, Target: "/data", ReadOnly: false }]);
+    // Not a job: observe and the job look-ups never see it.
+    expect(body.Labels["app.kubernetes.io/component"]).toBe("volume");
+  });
+
   it("label filters: ours, this prefix, this component; matched label by label (Podman ORs volume filters)", () => {
     const filter = labelFilter(settings.naming, "job", { "codehub.workspace_id": WS });
     expect(filter).toEqual([
@@ -127,6 +143,7 @@ describe("settings", () => {
       network: "codehub-net",
       publishHost: "127.0.0.1",
       imagePullTimeoutSeconds: 600,
+      volumeOwnership: "auto",
     });
     expect(loadConfig({ AGENT_SERVER_API_KEY: "k", AGENT_RUNTIME_BACKEND: "docker" }).backend).toBe("docker");
     expect(() => loadConfig({ AGENT_SERVER_API_KEY: "k", AGENT_RUNTIME_BACKEND: "podman" })).toThrow(
@@ -139,6 +156,7 @@ describe("settings", () => {
     ["AGENT_DOCKER_NETWORK", "bad name"],
     ["AGENT_DOCKER_PUBLISH_HOST", "localhost"],
     ["AGENT_DOCKER_IMAGE_PULL_TIMEOUT", "0"],
+    ["AGENT_DOCKER_VOLUME_OWNERSHIP", "chmod"],
   ])("%s=%s is refused, naming the setting", (name, value) => {
     expect(() => loadConfig({ AGENT_SERVER_API_KEY: "k", [name]: value })).toThrow(name);
   });

@@ -11,6 +11,8 @@ import {
   labelFilter,
   matchesFilter,
   volumeBody,
+  volumeOwnerBody,
+  volumeOwnerName,
   workspaceContainerBody,
   workspaceContainerName,
 } from "../../domain/workspace/containers.js";
@@ -22,7 +24,7 @@ import type { Logger } from "../logger.js";
 import { type DockerEngine, DockerEngineError, demuxLogs, query } from "./engine.js";
 
 export interface DockerRuntimeSettings extends WorkspaceRuntimeSettings {
-  docker: DockerSettings & { imagePullTimeoutSeconds: number };
+  docker: DockerSettings & { imagePullTimeoutSeconds: number; volumeOwnership: "auto" | "driver" | "helper" };
   s3Keys: { accessKey: string; secretKey: string };
 }
 
@@ -71,10 +73,43 @@ export class DockerRuntime implements WorkspaceRuntime {
   /** Docker answers 201 for a name that exists; inspecting first is what tells "created" from "exists". */
   async createVolume(ws: string): Promise<"created" | "exists"> {
     if (await this.getVolume(ws)) return "exists";
-    const answer = await this.engine.call("POST", "/volumes/create", volumeBody(this.settings, ws, await this.isPodman()));
-    if (answer.status >= 200 && answer.status < 300) return "created";
+    const mode = this.settings.docker.volumeOwnership;
+    const byDriver = mode === "driver" || (mode === "auto" && (await this.isPodman()));
+    const answer = await this.engine.call("POST", "/volumes/create", volumeBody(this.settings, ws, byDriver));
     if (answer.status === 409 || /already exists/i.test(answer.text)) return "exists";
-    throw new DockerEngineError(answer.status, "POST", "/volumes/create", answer.text.slice(0, 300));
+    if (answer.status < 200 || answer.status >= 300)
+      throw new DockerEngineError(answer.status, "POST", "/volumes/create", answer.text.slice(0, 300));
+    if (!byDriver) {
+      try {
+        await this.handVolumeToOwner(ws);
+      } catch (error) {
+        // A volume left root's would fail the workspace later and less clearly: gone, so a repeat starts over.
+        await this.engine.call("DELETE", `/volumes/${volumeName(this.settings.naming, ws)}`).catch(() => undefined);
+        throw error;
+      }
+    }
+    return "created";
+  }
+
+  /** Runs volumeOwnerBody's one-shot container and waits for it (chown of an empty directory: a second or so). */
+  private async handVolumeToOwner(ws: string): Promise<void> {
+    const name = volumeOwnerName(this.settings, ws);
+    await this.ensureImage(this.settings.storageJobImage);
+    await this.engine.call("DELETE", `/containers/${name}${query({ force: true })}`);
+    await this.engine.expect("POST", `/containers/create${query({ name })}`, volumeOwnerBody(this.settings, ws));
+    try {
+      await this.engine.expect("POST", `/containers/${name}/start`);
+      const waited = await this.engine.expect("POST", `/containers/${name}/wait`, undefined, [], 60_000);
+      const code = (waited.body as { StatusCode?: number }).StatusCode;
+      if (code !== 0) {
+        const logs = await this.jobLogs(name).catch(() => "");
+        throw new Error(
+          `workspace ${ws}: provision: giving volume ${volumeName(this.settings.naming, ws)} to ${this.settings.uid}:${this.settings.gid} exited ${code}: ${logs.trim().slice(0, 300)}`,
+        );
+      }
+    } finally {
+      await this.engine.call("DELETE", `/containers/${name}${query({ force: true })}`);
+    }
   }
 
   /**

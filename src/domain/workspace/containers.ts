@@ -44,8 +44,8 @@ export function matchesFilter(labels: Record<string, string> | undefined, filter
 /**
  * A named volume. The engine makes it owned by root; the workspace and the
  * storage jobs run as uid:gid, so Podman is asked to create it owned by them
- * (its local driver's `o=uid=,gid=`; Docker's local driver has no such
- * option without a device, see docs/workspace-agent.md).
+ * (its local driver's `o=uid=,gid=`). Docker's local driver has no such
+ * option without a device: there volumeOwnerBody's container does it.
  */
 export function volumeBody(s: WorkspaceRuntimeSettings, ws: string, podman: boolean) {
   return {
@@ -53,6 +53,34 @@ export function volumeBody(s: WorkspaceRuntimeSettings, ws: string, podman: bool
     Labels: containerLabels(s.naming, ws, "volume"),
     ...(podman ? { DriverOpts: { o: `uid=${s.uid},gid=${s.gid}` } } : {}),
   };
+}
+
+/**
+ * Where the engine cannot create a volume owned by uid:gid (Docker's local
+ * driver), a one-shot container hands the fresh volume's root to them: root
+ * with CHOWN as its only capability, no network, nothing else mounted.
+ */
+export function volumeOwnerBody(s: WorkspaceRuntimeSettings, ws: string) {
+  return {
+    Image: s.storageJobImage,
+    User: "0:0",
+    Entrypoint: ["/bin/chown"],
+    Cmd: [`${s.uid}:${s.gid}`, "/data"],
+    Labels: containerLabels(s.naming, ws, "volume"),
+    HostConfig: {
+      CapDrop: ["ALL"],
+      CapAdd: ["CHOWN"],
+      SecurityOpt: ["no-new-privileges"],
+      Privileged: false,
+      NetworkMode: "none",
+      Mounts: [{ Type: "volume", Source: volumeName(s.naming, ws), Target: "/data", ReadOnly: false }],
+      RestartPolicy: { Name: "no" },
+    },
+  };
+}
+
+export function volumeOwnerName(s: WorkspaceRuntimeSettings, ws: string): string {
+  return `${volumeName(s.naming, ws)}-owner`;
 }
 
 /** Hardening both kinds of container share: no capabilities, no privilege gain. */
