@@ -30,13 +30,16 @@ const REAL_CHART = [
   "test/integration/chart-hardening.test.ts",
   "test/integration/chart-pgadmin.test.ts",
 ];
-// The workspace agent: the S3 store, the storage Jobs, the product image, the agent and its chart.
+// The workspace agent: the S3 store, the storage Jobs, the product image, the agent, its chart and its Docker runtime.
 const REAL_AGENT = [
   "test/integration/ground-s3.test.ts",
   "test/integration/storage-job.test.ts",
   "test/integration/sandbox-image.test.ts",
   "test/integration/agent-real-node.test.ts",
   "test/integration/workspace-agent-chart.test.ts",
+  // The agent's Docker Engine API runtime on the ground's podman: its containers really run.
+  "test/integration/agent-contract-docker.test.ts",
+  "test/integration/agent-docker.test.ts",
 ];
 const onTheGround = { globalSetup: ["test/ground/global-setup.ts"], fileParallelism: false, testTimeout: 300_000, hookTimeout: 600_000 };
 

@@ -1,7 +1,9 @@
 // The agent's settings from the contract's AGENT_* names (notes/agent-api.md
 // §7) plus AGENT_KUBERNETES_* for what Kubernetes needs. A bad value is named
 // with what to write instead; nothing here touches the network.
+import { isIP } from "node:net";
 import type { V1Toleration } from "@kubernetes/client-node";
+import { parseDockerHost } from "../adapters/docker/engine.js";
 import type { S3Settings } from "../adapters/s3/store.js";
 import { DEFAULT_ARCHIVE_SUFFIX, DEFAULT_RESOURCE_PREFIX, validateNaming } from "../domain/workspace/names.js";
 import type { AgentSettings } from "../operations/workspace/operations.js";
@@ -25,6 +27,15 @@ export interface AgentConfig {
   logLevel: string;
   /** How observe reads Kubernetes: "list" per request, or "informer" (watch once, read memory). */
   observeCache: "list" | "informer";
+  /** Where workspaces run (AGENT_RUNTIME_BACKEND): Kubernetes, or a Docker Engine API (Docker, Podman). */
+  backend: "kubernetes" | "docker";
+  docker: {
+    host: string;
+    network: string;
+    publishHost: string;
+    imagePullTimeoutSeconds: number;
+    volumeOwnership: "auto" | "driver" | "helper";
+  };
 }
 
 type Env = Record<string, string | undefined>;
@@ -133,6 +144,42 @@ export function loadConfig(env: Env, overrides: { port?: number; host?: string; 
       return value;
     })(),
     logLevel: pinoLevel(get("AGENT_LOGGING_LEVEL", "INFO")),
+    backend: (() => {
+      const value = get("AGENT_RUNTIME_BACKEND", "kubernetes");
+      if (value !== "kubernetes" && value !== "docker")
+        throw new ConfigError(`AGENT_RUNTIME_BACKEND=${JSON.stringify(value)}: expected kubernetes or docker`);
+      return value;
+    })(),
+    docker: {
+      host: (() => {
+        const value = get("AGENT_DOCKER_HOST", "unix:///var/run/docker.sock");
+        try {
+          parseDockerHost(value);
+        } catch (error) {
+          throw new ConfigError((error as Error).message);
+        }
+        return value;
+      })(),
+      network: (() => {
+        const value = get("AGENT_DOCKER_NETWORK", "codehub-net");
+        if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(value))
+          throw new ConfigError(`AGENT_DOCKER_NETWORK=${JSON.stringify(value)} is not a network name`);
+        return value;
+      })(),
+      publishHost: (() => {
+        const value = get("AGENT_DOCKER_PUBLISH_HOST", "127.0.0.1");
+        if (!isIP(value))
+          throw new ConfigError(`AGENT_DOCKER_PUBLISH_HOST=${JSON.stringify(value)}: expected an IP address of this host, e.g. 127.0.0.1`);
+        return value;
+      })(),
+      imagePullTimeoutSeconds: int("AGENT_DOCKER_IMAGE_PULL_TIMEOUT", 600, 10, 86_400),
+      volumeOwnership: (() => {
+        const value = get("AGENT_DOCKER_VOLUME_OWNERSHIP", "auto");
+        if (value !== "auto" && value !== "driver" && value !== "helper")
+          throw new ConfigError(`AGENT_DOCKER_VOLUME_OWNERSHIP=${JSON.stringify(value)}: expected auto, driver or helper`);
+        return value;
+      })(),
+    },
   };
 }
 

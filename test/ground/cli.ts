@@ -17,7 +17,7 @@ async function main(argv: string[]): Promise<number> {
       const s = await status();
       const lines = Object.entries(s.components).map(
         ([name, alive]) =>
-          `  ${name.padEnd(18)} ${alive ? "running" : "stopped"} ${(name === "s3" ? s.state?.s3?.pid : s.state?.pids[name as keyof typeof s.state.pids]) ?? ""}`,
+          `  ${name.padEnd(18)} ${alive ? "running" : "stopped"} ${(name === "s3" ? s.state?.s3?.pid : name === "dockerEngine" ? (s.state?.dockerEngine?.pid ?? s.state?.dockerEngineUnavailable) : s.state?.pids[name as keyof typeof s.state.pids]) ?? ""}`,
       );
       process.stdout.write(`ground ${s.healthy ? "up" : "down"}${s.state ? ` (${s.state.dir})` : ""}\n${lines.join("\n")}\n`);
       if (s.state) process.stdout.write(`  kubeconfig         ${s.state.kubeconfig}\n  registry           ${s.state.registry}\n`);

@@ -27,6 +27,13 @@ import {
   startRealNode,
   stopRealNode,
 } from "./real-node.js";
+import {
+  type DockerEngineState,
+  dockerEngineAlive,
+  dockerEngineUnavailable,
+  ensureDockerEngine,
+  stopDockerEngine,
+} from "./docker-engine.js";
 import { ensureS3, readS3Credentials, type S3State, s3Alive, stopS3 } from "./s3.js";
 import { freePort, isAlive, isPortFree, startDaemon, stopProcess, waitFor } from "./processes.js";
 import { binaryPaths, cacheDir, groundSourceDir, readVersions, stateDir, type Versions } from "./paths.js";
@@ -59,6 +66,10 @@ export interface GroundState {
   realNodeValues?: string;
   /** The S3 store (test/ground/s3.ts). */
   s3?: S3State;
+  /** Podman's Docker Engine API (test/ground/docker-engine.ts), when podman is installed and the real node runs. */
+  dockerEngine?: DockerEngineState;
+  /** Why there is no Docker Engine API (the agent's Docker runtime tests report it as their skip reason). */
+  dockerEngineUnavailable?: string;
 }
 
 const log = (message: string) => process.stderr.write(`[ground] ${message}\n`);
@@ -299,6 +310,11 @@ async function downUnlocked(dir: string, options: { purge?: boolean }): Promise<
 }
 
 async function stopAll(state: GroundState): Promise<void> {
+  // Its containers reach the S3 relay on the real node's bridge: it goes first.
+  if (state.dockerEngine) {
+    await stopDockerEngine(state.dockerEngine);
+    state.dockerEngine = undefined;
+  }
   if (state.s3) {
     await stopS3(state.s3);
     state.s3 = undefined;
@@ -321,6 +337,7 @@ export async function status(): Promise<{ state?: GroundState; healthy: boolean;
   const components: Record<string, boolean> = {};
   for (const c of COMPONENTS) components[c] = isAlive(state?.pids[c]);
   components.s3 = s3Alive(state?.s3, !!state?.node);
+  components.dockerEngine = dockerEngineAlive(state?.dockerEngine);
   return { state, healthy: await isHealthy(state), components };
 }
 
@@ -365,6 +382,12 @@ export function envAssignments(state: GroundState): Record<string, string> {
         }
       : {}),
     ...agentAssignments(state),
+    ...(state.dockerEngine
+      ? { GROUND_DOCKER_ENGINE: "1", AGENT_DOCKER_HOST: state.dockerEngine.host, AGENT_DOCKER_NETWORK: state.dockerEngine.network }
+      : {
+          GROUND_DOCKER_ENGINE: "0",
+          GROUND_DOCKER_ENGINE_UNAVAILABLE: state.dockerEngineUnavailable ?? "the ground started no Docker Engine API",
+        }),
   };
 }
 
@@ -419,6 +442,39 @@ async function ensureAddons(state: GroundState): Promise<void> {
     const images = await ensureGroundImages({ registry: state.registry, registriesConf: state.registriesConf, cacheDir: cacheDir(), log });
     state.images = { ...state.images, ...images };
     save();
+  }
+  await ensureDockerEngineAddon(state);
+  save();
+}
+
+/**
+ * Optional: the ground is whole without it. Its containers reach the S3
+ * store through the relay on the real node's bridge, so it needs the real
+ * node; a machine without podman, or where it fails to start, gets the
+ * reason recorded, which the Docker runtime's tests report as their skip.
+ */
+async function ensureDockerEngineAddon(state: GroundState): Promise<void> {
+  const reason = state.node
+    ? await dockerEngineUnavailable()
+    : "no real node (its containers reach the S3 store on the real node's bridge)";
+  if (reason) {
+    if (state.dockerEngine) await stopDockerEngine(state.dockerEngine);
+    state.dockerEngine = undefined;
+    state.dockerEngineUnavailable = reason;
+    return;
+  }
+  try {
+    state.dockerEngine = await ensureDockerEngine({
+      groundDir: state.dir,
+      registriesConf: state.registriesConf,
+      previous: state.dockerEngine,
+      log,
+    });
+    state.dockerEngineUnavailable = undefined;
+  } catch (error) {
+    state.dockerEngine = undefined;
+    state.dockerEngineUnavailable = `podman's Docker API did not start: ${error instanceof Error ? error.message : String(error)}`;
+    log(state.dockerEngineUnavailable);
   }
 }
 

@@ -7,10 +7,13 @@ set -euo pipefail
 # this hybrid cgroup host), the CNI plugins, conntrack and ipset for kube-proxy
 # and kube-router. debootstrap makes the root file system of the ground's images.
 # chromium: the headless browser the controller's dashboard is tested in
-# (driven by playwright-core; 12 s to install here).
+# (driven by playwright-core; 12 s to install here). podman and netavark
+# serve the Docker Engine API that the workspace agent's second runtime is
+# tested against (test/ground/docker-engine.ts; 9 s to install here). The
+# ground never reads /etc/containers for it.
 pkgs=(buildah docker-registry nginx-light openssl skopeo iproute2 ca-certificates postgresql perl tar
   containerd runc containernetworking-plugins conntrack ipset iptables debootstrap gcc libc6-dev python3-psycopg2
-  chromium)
+  chromium podman netavark)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

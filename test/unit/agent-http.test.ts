@@ -6,6 +6,7 @@
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "../../src/adapters/kubernetes/client.js";
+import { KubernetesRuntime } from "../../src/adapters/kubernetes/workspace-runtime.js";
 import { WorkspaceObjects } from "../../src/adapters/kubernetes/workspaces.js";
 import { MemoryLogger } from "../../src/adapters/logger.js";
 import { ObjectStore } from "../../src/adapters/s3/store.js";
@@ -36,7 +37,7 @@ beforeAll(async () => {
   const store = new ObjectStore(config.s3);
   const objects = new WorkspaceObjects(connect({ kubeconfigContent: DEAD_KUBECONFIG }), "ns", config.agent.naming);
   app = await buildServer({
-    operations: new WorkspaceOperations({ objects, store, settings: config.agent, logger }),
+    operations: new WorkspaceOperations({ runtime: new KubernetesRuntime(objects, config.agent), store, settings: config.agent, logger }),
     apiKey: KEY,
     logger,
     logLevel: "silent",

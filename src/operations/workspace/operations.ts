@@ -1,26 +1,17 @@
-// The Agent API's operations (notes/agent-api.md §2-§5) on Kubernetes and an
-// S3 store. Each one checks under the workspace's lock, then writes; every
-// answer is derived from what Kubernetes and the store show, so repeats are
-// safe and a restarted agent does nothing twice.
+// The Agent API's operations (notes/agent-api.md §2-§5) on a workspace
+// runtime (Kubernetes or a Docker Engine, ./runtime.ts) and an S3 store. Each
+// one checks under the workspace's lock, then writes; every answer is derived
+// from what the runtime and the store show, so repeats are safe and a
+// restarted agent does nothing twice.
 import type { Logger } from "../../adapters/logger.js";
-import type { WorkspaceObjects } from "../../adapters/kubernetes/workspaces.js";
 import type { ObjectStore } from "../../adapters/s3/store.js";
 import { WorkspaceError } from "../../domain/workspace/errors.js";
 import { selectGarbage } from "../../domain/workspace/gc.js";
-import {
-  archiveJobRequest,
-  CREDENTIAL_KEYS,
-  deployment,
-  type JobRequest,
-  service,
-  storageJob,
-  upstreamHost,
-  volumeClaim,
-  type WorkspaceRuntimeSettings,
-} from "../../domain/workspace/manifests.js";
+import { archiveJobRequest, type JobRequest, type WorkspaceRuntimeSettings } from "../../domain/workspace/manifests.js";
 import { jobName } from "../../domain/workspace/names.js";
 import { type JobFact, markerKeys, observeWorkspaces, type StoredObject, type WorkspaceRecord } from "../../domain/workspace/observe.js";
 import { KeyedLock } from "./lock.js";
+import type { WorkspaceRuntime } from "./runtime.js";
 
 export interface AgentSettings extends WorkspaceRuntimeSettings {
   defaultImage: string;
@@ -28,7 +19,7 @@ export interface AgentSettings extends WorkspaceRuntimeSettings {
 }
 
 export interface AgentDeps {
-  objects: WorkspaceObjects;
+  runtime: WorkspaceRuntime;
   store: ObjectStore;
   settings: AgentSettings;
   logger: Logger;
@@ -51,15 +42,15 @@ export class WorkspaceOperations {
   }
 
   async observe(): Promise<WorkspaceRecord[]> {
-    const { objects, store, settings } = this.deps;
-    const [{ workloads, volumes, jobs }, stored] = await Promise.all([objects.observeFacts(), store.list(settings.naming.prefix)]);
+    const { runtime, store, settings } = this.deps;
+    const [{ workloads, volumes, jobs }, stored] = await Promise.all([runtime.observeFacts(), store.list(settings.naming.prefix)]);
     const markers = await this.readMarkers(stored);
     return observeWorkspaces(settings.naming, { workloads, volumes, jobs, objects: stored, markers });
   }
 
   /** What /metrics counts: one observe and the storage Jobs. */
   async snapshot(): Promise<{ workspaces: WorkspaceRecord[]; jobs: JobFact[] }> {
-    const [workspaces, facts] = await Promise.all([this.observe(), this.deps.objects.observeFacts()]);
+    const [workspaces, facts] = await Promise.all([this.observe(), this.deps.runtime.observeFacts()]);
     return { workspaces, jobs: facts.jobs };
   }
 
@@ -102,30 +93,25 @@ export class WorkspaceOperations {
 
   async start(ws: string, image: string | null): Promise<Accepted> {
     return this.lock.run(ws, async () => {
-      const { objects, settings } = this.deps;
-      const volume = await objects.getVolume(ws);
+      const { runtime, settings } = this.deps;
+      const volume = await runtime.getVolume(ws);
       if (!volume || volume.terminating) {
         throw new WorkspaceError(
           "VOLUME_NOT_FOUND",
-          `workspace ${ws}: start: no volume ${settings.naming.prefix}${ws}-home; provision it first`,
+          `workspace ${ws}: start: no volume ${settings.naming.prefix}${ws}-home in ${runtime.where}; provision it first`,
         );
       }
-      const workload = await objects.getWorkload(ws);
-      await objects.applyService(service(settings, ws));
       // Already started: a no-op, also when another image is asked for (as Docker keeps a running container).
-      if (!workload || workload.replicas < 1) {
-        const chosen = image ?? settings.defaultImage;
-        await objects.applyDeployment(deployment(settings, ws, chosen, 1));
-        this.deps.logger.info(`workspace ${ws}: started with image ${chosen}`);
-      }
+      const chosen = image ?? settings.defaultImage;
+      if (await runtime.startWorkload(ws, chosen)) this.deps.logger.info(`workspace ${ws}: started with image ${chosen}`);
       return { status: "in_progress", workspace_id: ws };
     });
   }
 
-  /** Scales to zero; the volume stays. Absent is fine. */
+  /** Stops the workspace (Kubernetes: scale to zero; Docker: stop and remove the container); the volume stays. Absent is fine. */
   async stop(ws: string): Promise<Accepted> {
     return this.lock.run(ws, async () => {
-      await this.deps.objects.scale(ws, 0);
+      await this.deps.runtime.stopWorkload(ws);
       return { status: "in_progress", workspace_id: ws };
     });
   }
@@ -143,19 +129,19 @@ export class WorkspaceOperations {
    */
   async delete(ws: string): Promise<Accepted> {
     return this.lock.run(ws, async () => {
-      const { objects, logger } = this.deps;
+      const { runtime, logger } = this.deps;
       try {
-        await objects.deleteWorkload(ws);
+        await runtime.deleteWorkload(ws);
       } catch (error) {
         logger.warn(`workspace ${ws}: delete: removing the workload failed (ignored, observe shows what is left): ${describe(error)}`);
       }
       try {
-        for (const job of await objects.listJobs({ ws })) await objects.deleteJob(job.name);
+        for (const job of await runtime.listJobs({ ws })) await runtime.deleteJob(job.name);
       } catch (error) {
         logger.warn(`workspace ${ws}: delete: removing storage jobs failed (ignored; their TTL removes them): ${describe(error)}`);
       }
       try {
-        await objects.deleteVolume(ws);
+        await runtime.deleteVolume(ws);
       } catch (error) {
         logger.warn(`workspace ${ws}: delete: removing the volume failed (ignored, observe shows what is left): ${describe(error)}`);
       }
@@ -165,17 +151,17 @@ export class WorkspaceOperations {
 
   async archive(ws: string, op: string): Promise<Accepted & { archive_key: string }> {
     return this.lock.run(ws, async () => {
-      const { objects, settings } = this.deps;
+      const { runtime, settings } = this.deps;
       await this.refuseWhileRunning(ws, "archive");
-      const volume = await objects.getVolume(ws);
+      const volume = await runtime.getVolume(ws);
       if (!volume || volume.terminating) {
         throw new WorkspaceError(
           "VOLUME_NOT_FOUND",
-          `workspace ${ws}: archive ${op}: no volume to archive (already archived and deleted?)`,
+          `workspace ${ws}: archive ${op}: no volume to archive in ${runtime.where} (already archived and deleted?)`,
         );
       }
       const request = archiveJobRequest(settings, ws, op);
-      const existing = (await objects.listJobs({ ws, type: "archive" })).find((j) => j.opId === op);
+      const existing = (await runtime.listJobs({ ws, type: "archive" })).find((j) => j.opId === op);
       await this.runJobOnce(request, existing);
       return { status: "in_progress", workspace_id: ws, archive_key: request.archiveKey };
     });
@@ -183,13 +169,13 @@ export class WorkspaceOperations {
 
   async restore(ws: string, archiveKey: string, op: string): Promise<Accepted & { restore_marker: string }> {
     return this.lock.run(ws, async () => {
-      const { objects, store } = this.deps;
+      const { runtime, store } = this.deps;
       await this.refuseWhileRunning(ws, "restore");
       if (!(await store.exists(archiveKey))) {
         throw new WorkspaceError("ARCHIVE_NOT_FOUND", `workspace ${ws}: restore ${op}: no archive ${archiveKey} in bucket ${store.bucket}`);
       }
       await this.ensureVolume(ws, "restore");
-      const jobs = await objects.listJobs({ ws, type: "restore" });
+      const jobs = await runtime.listJobs({ ws, type: "restore" });
       // One restore Job per workspace: while any runs, a repeat (whatever its op) starts nothing.
       if (!jobs.some((j) => j.state === "running")) {
         await this.runJobOnce(
@@ -202,13 +188,9 @@ export class WorkspaceOperations {
   }
 
   async upstream(ws: string): Promise<{ hostname: string; port: number; url: string }> {
-    const { objects, settings } = this.deps;
-    const [workload, routable] = await Promise.all([objects.getWorkload(ws), objects.serviceExists(ws)]);
-    if (!workload || workload.replicas < 1 || !routable) {
-      throw new WorkspaceError("INSTANCE_NOT_FOUND", `workspace ${ws}: upstream: not started, nothing to route to`);
-    }
-    const hostname = upstreamHost(settings, ws);
-    return { hostname, port: settings.containerPort, url: `http://${hostname}:${settings.containerPort}` };
+    const target = await this.deps.runtime.upstream(ws);
+    if (!target) throw new WorkspaceError("INSTANCE_NOT_FOUND", `workspace ${ws}: upstream: not started, nothing to route to`);
+    return { hostname: target.hostname, port: target.port, url: `http://${target.hostname}:${target.port}` };
   }
 
   async gc(request: {
@@ -233,26 +215,26 @@ export class WorkspaceOperations {
 
   /** The earlier API's `DELETE /volumes/{id}`: the volume only, errors reported (it answered 200 or 500). */
   async deleteVolume(ws: string): Promise<void> {
-    await this.lock.run(ws, () => this.deps.objects.deleteVolume(ws));
+    await this.lock.run(ws, () => this.deps.runtime.deleteVolume(ws));
   }
 
   async volumeExists(ws: string): Promise<boolean> {
-    const volume = await this.deps.objects.getVolume(ws);
+    const volume = await this.deps.runtime.getVolume(ws);
     return volume !== undefined && !volume.terminating;
   }
 
   /** The earlier API's blocking job call: runs the Job (once) and waits for it to finish. */
   async runJobAndWait(request: JobRequest, timeoutMs: number): Promise<{ exit_code: number; logs: string }> {
-    const { objects } = this.deps;
+    const { runtime } = this.deps;
     if (request.type === "archive") await this.archive(request.ws, request.op);
     else await this.restore(request.ws, request.archiveKey, request.op);
     const name = jobName(this.settings.naming, request.type, request.ws, request.op);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const job = (await objects.listJobs({ ws: request.ws, type: request.type })).find((j) => j.name === name);
+      const job = (await runtime.listJobs({ ws: request.ws, type: request.type })).find((j) => j.name === name);
       if (!job) return { exit_code: 1, logs: `job ${name} is gone (removed before it was seen finished)` };
       if (job.state !== "running") {
-        const logs = await objects.jobLogs(name).catch((error: unknown) => `(no logs: ${describe(error)})`);
+        const logs = await runtime.jobLogs(name).catch((error: unknown) => `(no logs: ${describe(error)})`);
         return { exit_code: job.state === "succeeded" ? 0 : (job.exitCode ?? 1), logs };
       }
       if (Date.now() > deadline) return { exit_code: 124, logs: `job ${name} still running after ${Math.round(timeoutMs / 1000)} s` };
@@ -266,39 +248,31 @@ export class WorkspaceOperations {
    * starts a new helper container; the script skips work already done).
    */
   private async runJobOnce(request: JobRequest, existing: JobFact | undefined): Promise<void> {
-    const { objects, settings, logger } = this.deps;
+    const { runtime, logger } = this.deps;
     if (existing && existing.state !== "failed") return;
     if (existing) {
       logger.info(`workspace ${request.ws}: ${request.type} ${request.op}: the last attempt failed; starting it again`);
-      await objects.deleteJob(existing.name);
-      await waitUntil(async () => !(await objects.jobExists(existing.name)), 20_000);
+      await runtime.deleteJob(existing.name);
+      await waitUntil(async () => !(await runtime.jobExists(existing.name)), 20_000);
     }
-    await objects.ensureSecret(settings.credentialsSecret, {
-      [CREDENTIAL_KEYS.accessKey]: settings.s3Keys.accessKey,
-      [CREDENTIAL_KEYS.secretKey]: settings.s3Keys.secretKey,
-    });
-    const created = await objects.createJob(storageJob(settings, request));
+    const created = await runtime.createJob(request);
     if (created === "created") logger.info(`workspace ${request.ws}: ${request.type} ${request.op}: job started (${request.archiveKey})`);
   }
 
   /** Archive and restore need the volume to themselves: refused while the workspace is started or its pod still runs. */
   private async refuseWhileRunning(ws: string, step: string): Promise<void> {
-    const { objects } = this.deps;
-    const workload = await objects.getWorkload(ws);
-    const pods = workload ? await objects.workspacePods(ws) : [];
-    const live = pods.some((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp);
-    if ((workload && workload.replicas > 0) || live) {
+    if (await this.deps.runtime.isRunning(ws)) {
       throw new WorkspaceError("CONTAINER_RUNNING", `workspace ${ws}: ${step}: the workspace is running; stop it first`);
     }
   }
 
   /** true when it created the claim; waits out a claim being deleted first. */
   private async ensureVolume(ws: string, step: string): Promise<boolean> {
-    const { objects, settings } = this.deps;
-    const volume = await objects.getVolume(ws);
+    const { runtime } = this.deps;
+    const volume = await runtime.getVolume(ws);
     if (volume && !volume.terminating) return false;
     if (volume?.terminating) {
-      const gone = await waitUntil(async () => (await objects.getVolume(ws)) === undefined, VOLUME_GONE_WAIT_MS);
+      const gone = await waitUntil(async () => (await runtime.getVolume(ws)) === undefined, VOLUME_GONE_WAIT_MS);
       if (!gone) {
         throw new WorkspaceError(
           "VOLUME_IN_USE",
@@ -306,7 +280,7 @@ export class WorkspaceOperations {
         );
       }
     }
-    return (await objects.createVolume(volumeClaim(settings, ws))) === "created";
+    return (await runtime.createVolume(ws)) === "created";
   }
 }
 
