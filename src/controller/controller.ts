@@ -36,7 +36,7 @@ export interface ControllerOptions {
   ledgerName?: string;
   prefix: string;
   concurrency?: number;
-  /** Waiting deliveries claimed along with the one about to run (worker.ts); default 16. */
+  /** How many waiting deliveries the worker looks at for claims to write along with one it must make (worker.ts); default 64. */
   claimAhead?: number;
   waitTimeoutMs?: number;
   sandboxRole?: string;
@@ -186,5 +186,8 @@ class LazyLedger {
   }
   claim(id: string): Promise<boolean> {
     return this.get().claim(id);
+  }
+  roundOf(id: string): number {
+    return this.get().roundOf(id);
   }
 }

@@ -2,9 +2,9 @@
 // each in the delivery ledger before running it (a claim already made, by
 // this process before a restart or by another replica, makes it a
 // duplicate), runs it, and counts its final result. A claim that has to be
-// made also claims the next few waiting deliveries in the same tick, so the
-// ledger writes them in one round (one read and one update per shard
-// touched) instead of one round each. While Kubernetes cannot be reached the
+// made takes along the claims of waiting deliveries that go into the same
+// ledger write (the same shard): they ride in the read and update made
+// anyway, so they cost no request of their own, and run later without one. While Kubernetes cannot be reached the
 // claim is retried with backoff and the work waits: nothing acknowledged is
 // dropped.
 import type { Logger } from "../adapters/logger.js";
@@ -27,6 +27,8 @@ export interface Delivery {
 
 export interface Claims {
   claim(id: string): Promise<boolean>;
+  /** Claims of ids with the same round, made in the same tick, are written together (DeliveryLedger.roundOf). */
+  roundOf?(id: string): number;
 }
 
 /** Runs one delivery's operation; resolves with its final result (never a duplicate). */
@@ -41,9 +43,11 @@ export interface WorkerOptions {
   /** Longest wait between claim attempts while Kubernetes is unreachable; default 5 s. */
   maxBackoffMs?: number;
   /**
-   * How many waiting deliveries a claim round takes along (default 16). More
-   * means fewer ledger writes, and more deliveries claimed but not yet run
-   * when the process dies (left to the reconcile, docs/controller.md).
+   * How many waiting deliveries (the oldest) are looked at for claims that
+   * can ride along in a ledger write made anyway (default 64; 0: none).
+   * More means fewer ledger writes when work backs up, and more deliveries
+   * claimed but not yet run when the process dies (left to the reconcile,
+   * docs/controller.md).
    */
   claimAhead?: number;
 }
@@ -122,16 +126,23 @@ export class Worker {
   }
 
   /**
-   * Starts the claims of these items and of the next waiting ones in one
-   * tick: the ledger writes claims made together in one round per shard.
-   * Only when a claim is needed now, so waiting items are never claimed
-   * one by one as they arrive.
+   * Starts the claims of these items, and in the same tick those of waiting
+   * items whose claim goes into the same ledger write: one read and one
+   * update per shard for all of them. Waiting items in other shards are
+   * left alone: claiming them now would cost writes of their own, some for
+   * deliveries a newer one supersedes before they run (the bench: more
+   * writes and a slower event loop, docs/benchmarks.md).
    */
   private claimRound(items: readonly WorkItem<Delivery>[]): void {
-    const ahead = this.queue.upcoming(this.options.claimAhead ?? 16);
-    for (const item of [...items, ...ahead]) {
+    const { claims } = this.options;
+    const needed = items.filter((item) => this.needsClaim(item));
+    const rounds = new Set(claims.roundOf ? needed.map((item) => claims.roundOf?.(item.id)) : []);
+    const riders = this.queue
+      .upcoming(this.options.claimAhead ?? 64)
+      .filter((item) => this.needsClaim(item) && rounds.has(claims.roundOf?.(item.id)));
+    for (const item of [...needed, ...riders]) {
       if (!this.needsClaim(item)) continue;
-      const claim = this.options.claims.claim(item.id);
+      const claim = claims.claim(item.id);
       this.claims.set(item.id, claim);
       // A failed claim is made again when its item runs (run() waits and retries); not an unhandled rejection meanwhile.
       claim.catch(() => {

@@ -94,9 +94,17 @@ export class DeliveryLedger {
     });
   }
 
+  /**
+   * Which write an id's claim goes into: claims of ids with the same round,
+   * made in the same tick, cost one read and one update together (the
+   * worker lets waiting deliveries ride along this way).
+   */
+  roundOf(id: string): number {
+    return createHash("sha256").update(id).digest().readUInt32BE(0) % this.shards.length;
+  }
+
   private shardOf(id: string): Shard {
-    const n = createHash("sha256").update(id).digest().readUInt32BE(0) % this.shards.length;
-    return this.shards[n] as Shard;
+    return this.shards[this.roundOf(id)] as Shard;
   }
 
   /** Writes what is pending in rounds until nothing is; claims made during a round go into the next. */
