@@ -46,6 +46,8 @@ const replicas = await Promise.all(
       process: recorder,
       // The ingestion alone: no leader, no reconcile against a GitHub that is not there.
       reconcileIntervalMs: 0,
+      // BENCH_CLAIM_AHEAD=0 claims only what is about to run (the comparison in docs/benchmarks.md).
+      claimAhead: process.env.BENCH_CLAIM_AHEAD === undefined ? undefined : Number(process.env.BENCH_CLAIM_AHEAD),
     }),
   ),
 );

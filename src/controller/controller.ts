@@ -36,6 +36,8 @@ export interface ControllerOptions {
   ledgerName?: string;
   prefix: string;
   concurrency?: number;
+  /** How many waiting deliveries the worker looks at for claims to write along with one it must make (worker.ts); default 64. */
+  claimAhead?: number;
   waitTimeoutMs?: number;
   sandboxRole?: string;
   registryCredentials?: RegistryCredentials;
@@ -102,7 +104,14 @@ export async function startController(options: ControllerOptions): Promise<Runni
     dryRun: options.dryRun,
   };
   const processor = options.process ?? createProcessor(processorOptions);
-  const worker = new Worker({ limit: options.concurrency ?? 2, claims: ledger, process: processor, metrics, logger });
+  const worker = new Worker({
+    limit: options.concurrency ?? 2,
+    claimAhead: options.claimAhead,
+    claims: ledger,
+    process: processor,
+    metrics,
+    logger,
+  });
   const interval = options.reconcileIntervalMs ?? 5 * 60_000;
   const reconciler =
     interval > 0
@@ -177,5 +186,8 @@ class LazyLedger {
   }
   claim(id: string): Promise<boolean> {
     return this.get().claim(id);
+  }
+  roundOf(id: string): number {
+    return this.get().roundOf(id);
   }
 }

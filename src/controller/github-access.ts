@@ -54,19 +54,38 @@ export function appAccess(options: { appId: string; privateKey: string; baseUrl?
     async forRepository(repository, installationId, logger) {
       // A delivery names its installation; the reconcile asks which installation holds the repository.
       const [owner = "", repo = ""] = repository.split("/");
-      const id = installationId ?? (await app.octokit.request("GET /repos/{owner}/{repo}/installation", { owner, repo })).data.id;
-      // @octokit/auth-app caches installation tokens and renews them before they expire.
-      const { token } = (await app.octokit.auth({ type: "installation", installationId: id })) as { token: string };
-      const login = `${await appSlug()}[bot]`;
-      return new GitHub({ token, repository, baseUrl: options.baseUrl, logger, login });
+      const step =
+        installationId === undefined
+          ? `finding the installation of ${repository}`
+          : `getting a token of installation ${installationId} for ${repository}`;
+      try {
+        const id = installationId ?? (await app.octokit.request("GET /repos/{owner}/{repo}/installation", { owner, repo })).data.id;
+        // @octokit/auth-app caches installation tokens and renews them before they expire.
+        const { token } = (await app.octokit.auth({ type: "installation", installationId: id })) as { token: string };
+        const login = `${await appSlug()}[bot]`;
+        return new GitHub({ token, repository, baseUrl: options.baseUrl, logger, login });
+      } catch (error) {
+        throw new Error(`GitHub App ${options.appId}, ${step}: ${refusal(error)}`, { cause: error });
+      }
     },
     async problem() {
       try {
         await appSlug();
         return undefined;
       } catch (error) {
-        return `GitHub refused the App's credentials: ${error instanceof Error ? error.message : String(error)}`;
+        return `GitHub App ${options.appId}: ${refusal(error)}`;
       }
     },
   };
+}
+
+/** What GitHub said, and what to do about it. */
+function refusal(error: unknown): string {
+  const status = error && typeof error === "object" && "status" in error ? Number((error as { status: unknown }).status) : undefined;
+  const said = error instanceof Error ? error.message : String(error);
+  if (status === 401)
+    return `GitHub refused the App's signed token (HTTP 401: ${said}); check that the private key (GITHUB_APP_PRIVATE_KEY or --app-private-key-file) is a current key of this App (the App's settings, "Private keys") and that this machine's clock is right`;
+  if (status === 404)
+    return `GitHub does not know it (HTTP 404: ${said}); check the App id (GITHUB_APP_ID or --app-id) and that the App is installed on the repository`;
+  return `GitHub could not be asked (${said}); it is retried with the next delivery or reconcile`;
 }

@@ -74,6 +74,11 @@ export class WorkQueue<T> {
     return this.runningKeys.has(key) || this.waiting.some((item) => item.key === key);
   }
 
+  /** The first `count` waiting items in arrival order, left waiting (the worker claims them ahead in one ledger round). */
+  upcoming(count: number): readonly WorkItem<T>[] {
+    return this.waiting.slice(0, Math.max(0, count));
+  }
+
   /** Items waiting to run. */
   get depth(): number {
     return this.waiting.length;

@@ -1,14 +1,22 @@
 // The delivery ledger on the ground's API server: two replicas claiming the
 // same deliveries at once each get every id exactly once between them, a new
 // process (a restart) sees them all as taken, claims made together cost a
-// handful of writes, and old ids are forgotten after the retention.
+// handful of writes, and old ids are forgotten after the retention. A write
+// the API server applied but whose answer was lost is still known as ours.
+// The worker claims the next waiting deliveries in one round: two workers
+// (replicas) given the same deliveries run each exactly once between them.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MemoryLogger } from "../../src/adapters/logger.js";
 import { connect } from "../../src/adapters/kubernetes/client.js";
 import { DeliveryLedger } from "../../src/adapters/kubernetes/delivery-ledger.js";
+import { ControllerMetrics } from "../../src/controller/metrics.js";
+import { type Delivery, Worker } from "../../src/controller/worker.js";
+import type { WorkItem } from "../../src/domain/work-queue.js";
 import { kubectl, kubectlJson, uniqueName } from "../support/cluster.js";
+import { startFlakyApi } from "../support/flaky-api.js";
 
-const NS = uniqueName("ctl-ledger");
+const NS = uniqueName("ha-ledger");
 
 beforeAll(async () => {
   await kubectl(["create", "namespace", NS]);
@@ -64,5 +72,69 @@ describe("DeliveryLedger", () => {
     const ledger = new DeliveryLedger(connect(), { namespace: NS, name: "bad", shards: 1 });
     await expect(ledger.claim("../../x")).rejects.toThrow(/not a delivery id/);
     await expect(ledger.claim("")).rejects.toThrow(/not a delivery id/);
+  });
+
+  it("a claim whose write was applied but whose answer was lost is still this claimer's, and nobody else's", async () => {
+    const flaky = await startFlakyApi(process.env.KUBECONFIG as string);
+    try {
+      const ledger = new DeliveryLedger(connect({ kubeconfigContent: flaky.kubeconfig }), { namespace: NS, name: "lost", shards: 1 });
+      // The shard exists first, so the claim below is an update (PUT).
+      expect(await ledger.claim(randomUUID())).toBe(true);
+      const id = randomUUID();
+      flaky.loseAnswerOf((method, path) => method === "PUT" && path.includes("/configmaps/lost-00"));
+      await expect(ledger.claim(id)).rejects.toThrow();
+      const stored = await kubectlJson<{ data: Record<string, string> }>(["get", "configmap", "lost-00", "-n", NS, "-o", "json"]);
+      expect(stored.data[id], "the API server applied the write").toBeDefined();
+      // The worker's retry: the id is there, with this ledger's tag, so it is this ledger's to run.
+      expect(await ledger.claim(id)).toBe(true);
+      // Anyone else (another replica, a restart) sees it taken.
+      expect(await new DeliveryLedger(connect(), { namespace: NS, name: "lost", shards: 1 }).claim(id)).toBe(false);
+      // And this ledger does not take it twice once it knows.
+      expect(await ledger.claim(id)).toBe(false);
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  it("two workers given the same 120 deliveries run each exactly once between them, the waiting ones riding along in the writes", async () => {
+    const deliveries = Array.from({ length: 120 }, (_, n): WorkItem<Delivery> => {
+      const id = randomUUID();
+      // 40 sandboxes, three comments each: nothing superseded, keys busy in turn.
+      return { id, key: `pr:${n % 40}`, kind: "other", payload: { id, event: "issue_comment", payload: {}, repository: "acme/shop" } };
+    });
+    const runs = new Map<string, number>();
+    const replica = () => {
+      const ledger = new DeliveryLedger(connect(), { namespace: NS, name: "workers", shards: 4 });
+      const metrics = new ControllerMetrics();
+      const worker = new Worker({
+        limit: 2,
+        claims: ledger,
+        metrics,
+        logger: new MemoryLogger(),
+        process: async (delivery) => {
+          runs.set(delivery.id, (runs.get(delivery.id) ?? 0) + 1);
+          return { result: "processed", operation: "test" };
+        },
+      });
+      const counted = async (result: string) =>
+        (await metrics.deliveries.get()).values.filter((v) => v.labels.result === result).reduce((sum, v) => sum + v.value, 0);
+      return { ledger, worker, counted };
+    };
+    const a = replica();
+    const b = replica();
+    for (const item of deliveries) {
+      a.worker.submit(structuredClone(item));
+      b.worker.submit(structuredClone(item));
+    }
+    await Promise.all([a.worker.idle(), b.worker.idle()]);
+    for (const item of deliveries) expect(runs.get(item.id), item.id).toBe(1);
+    expect(runs.size).toBe(deliveries.length);
+    // Claiming only what is about to run (2 at a time per replica) took 164 writes for this test; with the waiting
+    // deliveries of the same shard riding along, 16 (claiming the next 16 whatever their shard: 44).
+    const writes = a.ledger.writes + b.ledger.writes;
+    expect(writes).toBeLessThan(deliveries.length);
+    // Each replica counted what it ran as processed and the rest as duplicates.
+    expect((await a.counted("processed")) + (await b.counted("processed"))).toBe(deliveries.length);
+    expect((await a.counted("duplicate")) + (await b.counted("duplicate"))).toBe(deliveries.length);
   });
 });

@@ -2,7 +2,10 @@
 // sees each request (so an outage can start at a chosen one, e.g. the first
 // DELETE), drops every open connection when it does, and refuses new ones
 // for a while. Refusals are counted where they happen, in the connection
-// handler, so a test learns how often the client really came back.
+// handler, so a test learns how often the client really came back. It can
+// also go dark at once for a while (an API server gone for 30 s), and let a
+// request through but lose its answer (a write applied, the client never
+// told).
 import { once } from "node:events";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -25,6 +28,16 @@ export interface FlakyApi {
   readonly outageStartedAt: number | undefined;
   /** Go dark for `ms` at the first request `matches` accepts; that request is dropped, not forwarded. */
   outageOn(matches: (method: string, path: string) => boolean, ms: number): void;
+  /** Go dark now for `ms`: open connections are dropped, new ones refused. */
+  cut(ms: number): void;
+  /** Whether the outage of cut() or outageOn() still lasts. */
+  readonly dark: boolean;
+  /**
+   * Forward the first request `matches` accepts to the API server, then drop
+   * its connection instead of relaying the answer: the API server did it, the
+   * client never hears so.
+   */
+  loseAnswerOf(matches: (method: string, path: string) => boolean): void;
   close(): Promise<void>;
 }
 
@@ -65,6 +78,7 @@ export async function startFlakyApi(kubeconfigPath: string): Promise<FlakyApi> {
   let refused = 0;
   let outageStartedAt: number | undefined;
   let trigger: { matches: (method: string, path: string) => boolean; ms: number } | undefined;
+  let loseAnswer: ((method: string, path: string) => boolean) | undefined;
 
   const goDark = (ms: number) => {
     down = true;
@@ -85,8 +99,15 @@ export async function startFlakyApi(kubeconfigPath: string): Promise<FlakyApi> {
       return;
     }
     forwarded.push(`${method} ${path}`);
+    const lost = loseAnswer?.(method, path) ?? false;
+    if (lost) loseAnswer = undefined;
     const headers = { ...req.headers, ...(credentials.headers as Record<string, string> | undefined), host: upstream.host };
     const out = httpsRequest({ ...credentials, hostname: upstream.hostname, port: upstream.port, method, path, headers }, (answer) => {
+      if (lost) {
+        answer.resume();
+        req.socket.destroy();
+        return;
+      }
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       // At once, as a real proxy does: a watch's headers come long before its first event.
       res.flushHeaders();
@@ -127,6 +148,15 @@ export async function startFlakyApi(kubeconfigPath: string): Promise<FlakyApi> {
     },
     outageOn(matches, ms) {
       trigger = { matches, ms };
+    },
+    cut(ms) {
+      goDark(ms);
+    },
+    get dark() {
+      return down;
+    },
+    loseAnswerOf(matches) {
+      loseAnswer = matches;
     },
     async close() {
       for (const socket of sockets) socket.destroy();

@@ -21,6 +21,17 @@ describe("WorkQueue", () => {
     expect(() => new WorkQueue(1.5)).toThrow(/whole number/);
   });
 
+  it("shows the next waiting items without taking them (the worker claims them ahead)", () => {
+    const queue = new WorkQueue<string>(1);
+    const items = ["a", "b", "c"].map((k) => item(k));
+    for (const i of items) queue.enqueue(i);
+    expect(queue.take()?.key).toBe("a");
+    expect(queue.upcoming(5).map((i) => i.key)).toEqual(["b", "c"]);
+    expect(queue.upcoming(1).map((i) => i.key)).toEqual(["b"]);
+    expect(queue.upcoming(0)).toEqual([]);
+    expect(queue.depth).toBe(2);
+  });
+
   it("runs at most `limit` items at once and the rest wait in order", () => {
     const queue = new WorkQueue<string>(2);
     const items = ["a", "b", "c", "d"].map((k) => item(k));

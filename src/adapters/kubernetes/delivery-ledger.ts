@@ -8,7 +8,15 @@
 // (one update per shard per round), so 10,000 deliveries cost a few hundred
 // writes, and none of them on the acknowledgement path: the worker claims a
 // delivery just before it runs it.
-import { createHash } from "node:crypto";
+//
+// Each entry is `<unix seconds> <claimer>`, the claimer being a random tag of
+// this ledger object (one per process). It settles one case: an update the
+// API server applied but whose answer never came back (the connection cut
+// mid-request). The caller retries; the id is then found in the shard, and
+// without the tag that retry would call the delivery a duplicate and nobody
+// would run it. An id whose write is in doubt and that carries our own tag
+// is ours.
+import { createHash, randomBytes } from "node:crypto";
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { isConflict, isNotFound, type KubeConnection, withRetry } from "./client.js";
 
@@ -45,6 +53,10 @@ export class DeliveryLedger {
   private readonly now: () => Date;
   /** Kubernetes writes made, for the metrics and the bench. */
   writes = 0;
+  /** Tags this object's entries (see the top of the file). */
+  private readonly claimer = randomBytes(6).toString("hex");
+  /** Ids this object sent in a write whose outcome it never learned. */
+  private readonly inDoubt = new Set<string>();
 
   constructor(
     private readonly kube: KubeConnection,
@@ -82,9 +94,17 @@ export class DeliveryLedger {
     });
   }
 
+  /**
+   * Which write an id's claim goes into: claims of ids with the same round,
+   * made in the same tick, cost one read and one update together (the
+   * worker lets waiting deliveries ride along this way).
+   */
+  roundOf(id: string): number {
+    return createHash("sha256").update(id).digest().readUInt32BE(0) % this.shards.length;
+  }
+
   private shardOf(id: string): Shard {
-    const n = createHash("sha256").update(id).digest().readUInt32BE(0) % this.shards.length;
-    return this.shards[n] as Shard;
+    return this.shards[this.roundOf(id)] as Shard;
   }
 
   /** Writes what is pending in rounds until nothing is; claims made during a round go into the next. */
@@ -124,12 +144,18 @@ export class DeliveryLedger {
       const data: Record<string, string> = { ...(current?.data ?? {}) };
       const now = this.now().getTime();
       const firsts = new Set<string>();
+      const mine = new Set<string>();
       for (const id of ids) {
-        if (data[id] !== undefined) continue;
-        data[id] = String(Math.floor(now / 1000));
+        const entry = data[id];
+        if (entry !== undefined) {
+          // Our own write of it went through after all, though its answer was lost.
+          if (this.inDoubt.has(id) && entry.split(" ")[1] === this.claimer) mine.add(id);
+          continue;
+        }
+        data[id] = `${Math.floor(now / 1000)} ${this.claimer}`;
         firsts.add(id);
       }
-      if (firsts.size === 0) return firsts;
+      if (firsts.size === 0) return this.settled(ids, mine);
       const body: V1ConfigMap = {
         metadata: {
           name,
@@ -143,21 +169,31 @@ export class DeliveryLedger {
         this.writes++;
         if (current) await this.kube.core.replaceNamespacedConfigMap({ name, namespace, body });
         else await this.kube.core.createNamespacedConfigMap({ namespace, body });
-        return firsts;
+        return this.settled(ids, new Set([...firsts, ...mine]));
       } catch (error) {
         // Another writer got there first (409 on replace, AlreadyExists on create): read again and retry.
-        if (!isConflict(error) || attempt >= 20) throw error;
+        if (isConflict(error) && attempt < 20) continue;
+        // Anything else may have been applied before the answer was lost: the next claim of these ids looks for our tag.
+        if (!isConflict(error)) for (const id of firsts) this.inDoubt.add(id);
+        throw error;
       }
     }
+  }
+
+  /** The ids' outcome is known now: none of them is in doubt any more. */
+  private settled(ids: string[], firsts: Set<string>): Set<string> {
+    for (const id of ids) this.inDoubt.delete(id);
+    return firsts;
   }
 
   /** Drops ids past retention, then the oldest while the shard is too big. */
   private pruned(data: Record<string, string>, nowMs: number): Record<string, string> {
     const cutoff = Math.floor((nowMs - this.retainMs) / 1000);
-    let entries = Object.entries(data).filter(([, at]) => Number(at) >= cutoff);
+    const seconds = (entry: string) => Number(entry.split(" ")[0]);
+    let entries = Object.entries(data).filter(([, entry]) => seconds(entry) >= cutoff);
     let size = entries.reduce((sum, [id, at]) => sum + id.length + at.length + 8, 0);
     if (size > MAX_SHARD_BYTES) {
-      entries = entries.sort((a, b) => Number(a[1]) - Number(b[1]));
+      entries = entries.sort((a, b) => seconds(a[1]) - seconds(b[1]));
       while (size > MAX_SHARD_BYTES && entries.length > 0) {
         const [id, at] = entries.shift() as [string, string];
         size -= id.length + at.length + 8;

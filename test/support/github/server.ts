@@ -3,6 +3,7 @@
 // check that the answer is one GitHub could have given.
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { type AppState, appCredentials, installationForbids } from "./app-auth.js";
 import type { Site } from "./factories-repo.js";
 import { errorBody, type Handler, type Reply, validationFailed } from "./replies.js";
 import { matchRoute, type Route } from "./spec.js";
@@ -25,6 +26,8 @@ export interface RecordedRequest {
   reason?: string;
   /** The answer came from `failNext`, not from the endpoint. */
   injected?: boolean;
+  /** With an App: what the request authenticated as, "app" (its JWT) or "installation <id>". */
+  authenticatedAs?: string;
 }
 
 export interface InjectedFailure {
@@ -118,6 +121,7 @@ interface Outcome {
   route?: Route;
   reason?: string;
   injected?: boolean;
+  authenticatedAs?: string;
 }
 
 function decide(pipeline: Pipeline, request: IncomingMessage, url: URL, rawBody: string): Outcome {
@@ -130,10 +134,19 @@ function decide(pipeline: Pipeline, request: IncomingMessage, url: URL, rawBody:
     const message = "Request forbidden by administrative rules. Please make sure your request has a User-Agent header.";
     return { reply: { status: 403, body: errorBody(403, message) }, route, reason: "no User-Agent header" };
   }
-  const credentials = credentialsProblem(request.headers.authorization, pipeline.token);
+  const app: AppState | undefined = pipeline.state.app;
+  const endpoint = route ? `${route.method} ${route.template}` : undefined;
+  const asApp = app ? appCredentials(app, request.headers.authorization, endpoint) : undefined;
+  const credentials = asApp ? asApp.problem : credentialsProblem(request.headers.authorization, pipeline.token);
   if (credentials) return { reply: { status: 401, body: errorBody(401, credentials) }, route, reason: credentials };
+  const authenticatedAs = asApp?.as;
   if (!match || !route)
     return { reply: { status: 404, body: errorBody(404, "Not Found") }, reason: `no operation for ${method} ${url.pathname}` };
+  const forbidden = app && endpoint ? installationForbids(app, request.headers.authorization, endpoint) : undefined;
+  if (forbidden) {
+    const reply = { status: 403, body: errorBody(403, forbidden, documentationUrl(route.operation)) };
+    return { reply, route, reason: forbidden, authenticatedAs };
+  }
   const docs = documentationUrl(route.operation);
   let body: unknown;
   if (rawBody.trim() !== "") {
@@ -149,11 +162,12 @@ function decide(pipeline: Pipeline, request: IncomingMessage, url: URL, rawBody:
     const errors = checked.issues.map((i) => ({ resource: route.operation.operationId, field: i.field, code: i.code, message: i.message }));
     return { reply: validationFailed(docs, message, errors), route, reason: message };
   }
-  if (!repositoryMatches(pipeline.state, match.params)) return { reply: { status: 404, body: errorBody(404, "Not Found", docs) }, route };
+  if (!repositoryMatches(pipeline.state, match.params))
+    return { reply: { status: 404, body: errorBody(404, "Not Found", docs) }, route, authenticatedAs };
   const handler = pipeline.handlers[`${route.method} ${route.template}`];
   if (!handler) {
     const message = `the GitHub stand-in does not implement ${route.operation.operationId} (${route.method} ${route.template})`;
-    return { reply: { status: 501, body: errorBody(501, message, docs) }, route, reason: message };
+    return { reply: { status: 501, body: errorBody(501, message, docs) }, route, reason: message, authenticatedAs };
   }
   const reply = handler({
     site: pipeline.site,
@@ -168,10 +182,10 @@ function decide(pipeline: Pipeline, request: IncomingMessage, url: URL, rawBody:
     const problems = responseProblems(route, reply.status, reply.body);
     if (problems.length > 0) {
       const message = `the GitHub stand-in produced an invalid ${reply.status} response for ${route.operation.operationId}: ${problems.join("; ")}`;
-      return { reply: { status: 500, body: errorBody(500, message, docs) }, route, reason: message };
+      return { reply: { status: 500, body: errorBody(500, message, docs) }, route, reason: message, authenticatedAs };
     }
   }
-  return { reply, route };
+  return { reply, route, authenticatedAs };
 }
 
 export async function handle(pipeline: Pipeline, request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -184,7 +198,7 @@ export async function handle(pipeline: Pipeline, request: IncomingMessage, respo
     const message = `the GitHub stand-in crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
     outcome = { reply: { status: 500, body: errorBody(500, message) }, reason: message };
   }
-  const { reply, route, reason, injected } = outcome;
+  const { reply, route, reason, injected, authenticatedAs } = outcome;
   let parsedBody: unknown = rawBody;
   try {
     parsedBody = rawBody.trim() === "" ? undefined : JSON.parse(rawBody);
@@ -206,6 +220,7 @@ export async function handle(pipeline: Pipeline, request: IncomingMessage, respo
   }
   if (reason) record.reason = reason;
   if (injected) record.injected = true;
+  if (authenticatedAs) record.authenticatedAs = authenticatedAs;
   pipeline.requests.push(record);
   if (reason) pipeline.rejected.push(record);
   send(response, reply, rateLimitHeaders(pipeline.state, route?.template !== "/rate_limit"));

@@ -4,6 +4,7 @@
 // (or GITHUB_API_URL).
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { type AppSeed, appRoutes, createAppState } from "./app-auth.js";
 import type { Site } from "./factories-repo.js";
 import { deploymentRoutes } from "./routes-deployments.js";
 import { issueRoutes } from "./routes-issues.js";
@@ -40,8 +41,14 @@ export interface StandinOptions {
   branches?: string[] | Record<string, string>;
   /** When set, requests must carry `Authorization: token <it>` or `Bearer <it>`. */
   token?: string;
-  /** Login the token acts as: the author of comments, reactions, deployments. Default `github-actions[bot]`. */
+  /** Login the token acts as: the author of comments, reactions, deployments. Default `github-actions[bot]`, or `<slug>[bot]` for an App. */
   actor?: string;
+  /**
+   * Play GitHub for a GitHub App (app-auth.ts): the App's endpoints take its
+   * JWT, everything else an installation token it minted, within the
+   * installation's permissions. `token` is then not accepted.
+   */
+  app?: AppSeed;
   /** Default true; false answers 403 like a GITHUB_TOKEN gets. */
   canDeleteEnvironments?: boolean;
   /** Check every handler answer against the response schema (default true); a mismatch becomes a 500. */
@@ -73,7 +80,7 @@ function buildState(options: StandinOptions): StandinState {
   const repository = { owner, name, id: stableId(`repo:${owner}/${name}`), defaultBranch, private: options.private ?? true };
   const state: StandinState = {
     repository,
-    actor: options.actor ?? "github-actions[bot]",
+    actor: options.actor ?? (options.app ? `${options.app.slug}[bot]` : "github-actions[bot]"),
     branches: new Map([[defaultBranch, fakeSha(`${owner}:${defaultBranch}`)]]),
     pullRequests: new Map(),
     issues: new Set(options.issues ?? []),
@@ -88,6 +95,7 @@ function buildState(options: StandinOptions): StandinState {
     canDeleteEnvironments: options.canDeleteEnvironments ?? true,
     rateLimit: { limit: options.rateLimit ?? 5000, used: 0, reset: Math.floor(Date.now() / 1000) + 3600 },
     dispatches: [],
+    ...(options.app ? { app: createAppState(options.app) } : {}),
   };
   const branches = options.branches ?? [];
   const entries = Array.isArray(branches) ? branches.map((b) => [b, fakeSha(`${owner}:${b}`)] as const) : Object.entries(branches);
@@ -127,7 +135,7 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
   const pipeline: Pipeline = {
     site,
     state,
-    handlers: { ...issueRoutes, ...deploymentRoutes, ...repoRoutes, ...statusRoutes },
+    handlers: { ...issueRoutes, ...deploymentRoutes, ...repoRoutes, ...statusRoutes, ...(options.app ? appRoutes : {}) },
     token: options.token,
     validateResponses: options.validateResponses ?? true,
     failures: [],

@@ -1,6 +1,7 @@
 // What the stand-in remembers between requests. Tests read it directly to
 // assert on effects (which comments exist now, which statuses a deployment got).
 import { createHash } from "node:crypto";
+import type { AppState } from "./app-auth.js";
 
 export type Role = "admin" | "maintain" | "write" | "triage" | "read" | "none";
 
@@ -144,6 +145,8 @@ export interface StandinState {
   rateLimit: { limit: number; used: number; reset: number };
   /** workflow_dispatch requests, oldest first. */
   dispatches: { workflow: string; ref: string; inputs: Record<string, unknown> }[];
+  /** Set when the stand-in plays GitHub for a GitHub App (app-auth.ts). */
+  app?: AppState;
 }
 
 let idCounter = 1_000;
