@@ -1,0 +1,223 @@
+// The controller's dashboard in a real headless Chromium (Debian's
+// `chromium`, driven by playwright-core): `k8s-sandbox serve` as a real
+// process on loopback against the ground's API server, sandboxes deployed
+// and destroyed by the engine on kwok's node. Proves: nothing without the
+// credential (401; 404 when none is configured), the rows' fields, a new
+// sandbox appearing and a destroyed one vanishing without a reload (the
+// controller's watch pushes them), a failed deploy showing the evidence the
+// PR comment shows, and hostile branch text shown as text, never run.
+// Set DASHBOARD_SCREENSHOT=docs/images/dashboard.png to refresh the docs' picture.
+import { randomBytes } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MemoryLogger } from "../../src/adapters/logger.js";
+import { SandboxError } from "../../src/domain/errors.js";
+import { sandboxIdentity } from "../../src/domain/identity.js";
+import { deploy } from "../../src/operations/deploy.js";
+import { destroy } from "../../src/operations/destroy.js";
+import type { Engine, EngineSettings } from "../../src/operations/engine.js";
+import { createEngine } from "../../src/wiring/create-engine.js";
+import { type Browser, launchChromium, type Page } from "../support/browser.js";
+import { type ControllerProcess, startControllerProcess } from "../support/controller.js";
+import { groundEnv, kubectl, namespaceGone, uniqueName } from "../support/cluster.js";
+import { groundSettings } from "../support/engine.js";
+import { type GitHubStandin, startGitHubStandin } from "../support/github/standin.js";
+
+const REPO = "acme/shop";
+const PREFIX = `${uniqueName("hd")}-`;
+const CONTROLLER_NS = uniqueName("hd-system");
+const BASE_DOMAIN = "hd.example.test";
+const TOKEN = randomBytes(24).toString("hex");
+const SECRET = randomBytes(24).toString("hex");
+const GITHUB_TOKEN = `ghs_${randomBytes(18).toString("hex")}`;
+const sha = () => randomBytes(20).toString("hex");
+
+const SHOWN = { branch: "feature/hd-shown", commit: sha(), pullRequest: 12 };
+// Branch names may hold < > " = ( ) and /: all of these are legal in git.
+const HOSTILE = {
+  branch: `hd/<script>window.__pwned=1</script>"onmouseover="window.__pwned=2"<img src=x onerror=window.__pwned=3>`,
+  commit: sha(),
+};
+const BROKEN = { branch: "feature/hd-broken", commit: sha() };
+
+let why = "";
+let browser: Browser | undefined;
+let github: GitHubStandin;
+let controller: ControllerProcess;
+let env: Record<string, string>;
+let page: Page;
+
+function engine(extra: Partial<EngineSettings> = {}): Engine {
+  const settings = groundSettings(PREFIX, BASE_DOMAIN, { repository: REPO, ttlMs: 24 * 3_600_000, ...extra });
+  return createEngine({ settings, logger: new MemoryLogger(), holder: "dashboard-test" });
+}
+
+function keyOf(branch: string): string {
+  return sandboxIdentity({ branch, pullRequest: null, fork: false, prefix: PREFIX, baseDomain: BASE_DOMAIN }).key;
+}
+
+/** The row of a sandbox on the open page. */
+const row = (key: string) => page.locator(`tbody[data-key="${key}"]`);
+
+beforeAll(async () => {
+  const launched = await launchChromium();
+  if ("why" in launched) {
+    why = launched.why;
+    return;
+  }
+  browser = launched.browser;
+  github = await startGitHubStandin({ repository: REPO, token: GITHUB_TOKEN, actor: "preview-bot" });
+  await kubectl(["create", "namespace", CONTROLLER_NS]);
+  env = {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? "",
+    KUBECONFIG: groundEnv("KUBECONFIG"),
+    GITHUB_WEBHOOK_SECRET: SECRET,
+    GITHUB_TOKEN,
+    GITHUB_API_URL: github.url,
+    K8S_SANDBOX_DASHBOARD_TOKEN: TOKEN,
+  };
+  controller = await startControllerProcess(["--namespace", CONTROLLER_NS, "--prefix", PREFIX, "--reconcile-interval", "0"], env);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await controller?.stop().catch(() => undefined);
+  await github?.close();
+  if (!browser) return;
+  for (const { branch } of [SHOWN, HOSTILE, BROKEN]) {
+    await kubectl(["delete", "namespace", `${PREFIX}${keyOf(branch)}`, "--wait=false"], { reject: false });
+  }
+  await kubectl(["delete", "namespace", CONTROLLER_NS, "--wait=false"], { reject: false });
+});
+
+describe("the controller's dashboard in Chromium", () => {
+  it("without the credential: 401 in the browser, and 404 saying how to turn it on when none is configured", async (ctx) => {
+    ctx.skip(!browser, why);
+    const anonymous = await (browser as Browser).newContext();
+    const answer = await (await anonymous.newPage()).goto(controller.url);
+    expect(answer?.status()).toBe(401);
+    expect(answer?.headers()["www-authenticate"]).toMatch(/^Basic /);
+    const wrong = await (browser as Browser).newContext({ httpCredentials: { username: "admin", password: `${TOKEN}x` } });
+    expect((await (await wrong.newPage()).goto(controller.url))?.status()).toBe(401);
+    await anonymous.close();
+    await wrong.close();
+
+    const { K8S_SANDBOX_DASHBOARD_TOKEN: _token, ...withoutToken } = env;
+    const closed = await startControllerProcess(
+      ["--namespace", CONTROLLER_NS, "--prefix", PREFIX, "--reconcile-interval", "0"],
+      withoutToken,
+    );
+    try {
+      const response = await fetch(closed.url, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(response.status).toBe(404);
+      expect(await response.text()).toContain("K8S_SANDBOX_DASHBOARD_TOKEN");
+    } finally {
+      await closed.stop();
+    }
+  });
+
+  it("shows each sandbox with repository, branch and PR linked, URL, state, commit, age, expiry and last result", async (ctx) => {
+    ctx.skip(!browser, why);
+    await deploy(engine(), { branch: SHOWN.branch, pullRequest: SHOWN.pullRequest, commit: SHOWN.commit });
+    const context = await (browser as Browser).newContext({
+      httpCredentials: { username: "admin", password: TOKEN },
+      viewport: { width: 1200, height: 700 },
+    });
+    page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    page.on("console", (message) => {
+      if (message.type() === "error") errors.push(message.text());
+    });
+    expect((await page.goto(controller.url))?.status()).toBe(200);
+    await page.waitForSelector("html[data-live=true]");
+    const key = keyOf(SHOWN.branch);
+    const shown = row(key);
+    await shown.waitFor();
+    const cells = shown.locator("tr.sandbox > td");
+    expect(await cells.nth(0).innerText()).toContain(`${PREFIX}${key}`);
+    expect(await cells.nth(1).locator("a").getAttribute("href")).toBe(`${github.url}/${REPO}`);
+    expect(await cells.nth(2).locator("a").first().innerText()).toBe(SHOWN.branch);
+    expect(await cells.nth(2).locator("a").first().getAttribute("href")).toBe(`${github.url}/${REPO}/tree/feature/hd-shown`);
+    expect(await cells.nth(2).locator("a").nth(1).innerText()).toBe(`#${SHOWN.pullRequest}`);
+    expect(await cells.nth(2).locator("a").nth(1).getAttribute("href")).toBe(`${github.url}/${REPO}/pull/${SHOWN.pullRequest}`);
+    expect(await cells.nth(3).innerText()).toBe(SHOWN.commit.slice(0, 12));
+    expect(await cells.nth(3).locator("a").getAttribute("href")).toBe(`${github.url}/${REPO}/commit/${SHOWN.commit}`);
+    expect(await cells.nth(4).innerText()).toBe("ready");
+    expect(await cells.nth(5).innerText()).toBe(`https://${key}.${BASE_DOMAIN}/`);
+    expect(await cells.nth(6).innerText()).toMatch(/^(just now|\d+[dhms].*)$/);
+    expect(await cells.nth(7).innerText()).toMatch(/^in 2[34]h|^in 1d/);
+    expect(await cells.nth(8).innerText()).toBe("deployed");
+    expect(await shown.locator("details.ops summary").innerText()).toMatch(/^Recent operations \(1\): deploy → deployed/);
+    expect(errors, "the page ran without errors (a CSP violation is one)").toEqual([]);
+  });
+
+  it("a new sandbox appears without a reload, and hostile branch text is shown as text and never runs", async (ctx) => {
+    ctx.skip(!browser, why);
+    // Set on this document: a reload would lose it.
+    await page.evaluate(() => {
+      (globalThis as unknown as { __sameDocument: boolean }).__sameDocument = true;
+    });
+    await deploy(engine(), { branch: HOSTILE.branch, commit: HOSTILE.commit });
+    const hostile = row(keyOf(HOSTILE.branch));
+    await hostile.waitFor({ timeout: 60_000 });
+    expect(await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+    const branchCell = hostile.locator("tr.sandbox > td").nth(2);
+    expect(await branchCell.innerText()).toBe(HOSTILE.branch);
+    // Nothing of it became markup: no script, no img, no handler attribute anywhere on the page.
+    expect(await page.locator("tbody script, tbody img").count()).toBe(0);
+    expect(await page.locator("[onmouseover], [onerror]").count()).toBe(0);
+    await branchCell.hover();
+    expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  });
+
+  it("a failed deploy shows the evidence the PR comment shows", async (ctx) => {
+    ctx.skip(!browser, why);
+    const failure = await deploy(engine({ sets: ["odoo.workers=notanumber"] }), { branch: BROKEN.branch, commit: BROKEN.commit }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(SandboxError);
+    const { step, message, evidence } = failure as SandboxError;
+    expect(step).toBe("helm upgrade");
+    expect(evidence).toBeTruthy();
+    const broken = row(keyOf(BROKEN.branch));
+    await broken.locator("[data-role=failure]").waitFor({ timeout: 60_000 });
+    expect(await broken.locator("tr.sandbox > td").nth(4).innerText()).toBe("failed");
+    const shown = await broken.locator("[data-role=failure]").innerText();
+    expect(shown).toContain("Failed at step helm upgrade");
+    expect(shown).toContain(message.replace(/[\r\n]+/g, " ").slice(0, 200));
+    expect(shown).toContain("What to do:");
+    // The evidence's last line (Helm's own error) is on the page, in the open Evidence block.
+    const lastLine = (evidence ?? "").trim().split("\n").at(-1) ?? "";
+    expect(lastLine).not.toBe("");
+    expect(await broken.locator("[data-role=failure] pre").innerText()).toContain(lastLine.trim());
+    expect(await broken.locator("[data-role=failure] details").getAttribute("open")).not.toBeNull();
+
+    const picture = process.env.DASHBOARD_SCREENSHOT;
+    if (picture) {
+      await mkdir(dirname(picture), { recursive: true });
+      await page.screenshot({ path: picture, type: "png" });
+    }
+  });
+
+  it("a destroyed sandbox disappears without a reload", async (ctx) => {
+    ctx.skip(!browser, why);
+    const key = keyOf(SHOWN.branch);
+    await destroy(engine(), key);
+    await row(key).waitFor({ state: "detached", timeout: 120_000 });
+    await namespaceGone(`${PREFIX}${key}`, 120_000);
+    expect(await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+    expect(await page.locator("#status").innerText()).toMatch(/^2 sandboxes · live$/);
+  });
+
+  it("pages read the controller's watch: its log shows no error, and the token never reached it", async (ctx) => {
+    ctx.skip(!browser, why);
+    const log = controller.logs.join("\n");
+    expect(log).toContain("dashboard at / (authenticated)");
+    expect(log).not.toContain(TOKEN);
+    expect(log).not.toMatch(/"level":(50|"error")/);
+  });
+});
