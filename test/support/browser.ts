@@ -26,6 +26,8 @@ export interface Page {
   waitForSelector(selector: string, options?: { timeout?: number }): Promise<unknown>;
   on(event: "pageerror", listener: (error: Error) => void): void;
   on(event: "console", listener: (message: { type(): string; text(): string }) => void): void;
+  on(event: "response", listener: (response: BrowserResponse & { url(): string }) => void): void;
+  content(): Promise<string>;
   screenshot(options: { path: string; type: "png" }): Promise<unknown>;
 }
 

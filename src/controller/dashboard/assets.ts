@@ -32,7 +32,7 @@ export const PAGE_HTML = `<!doctype html>
 </html>
 `;
 
-export const DASHBOARD_CSS = `:root { color-scheme: light; font: 14px/1.4 system-ui, sans-serif; color: #1f2328; }
+export const DASHBOARD_CSS = `:root { color-scheme: light; font: 13px/1.4 system-ui, sans-serif; color: #1f2328; }
 body { margin: 0; background: #f6f8fa; }
 header { display: flex; align-items: baseline; gap: 1.5rem; padding: 0.75rem 1.25rem; background: #fff; border-bottom: 1px solid #d0d7de; }
 h1 { font-size: 1.25rem; margin: 0; }
@@ -41,6 +41,8 @@ h1 { font-size: 1.25rem; margin: 0; }
 main { padding: 1rem 1.25rem; }
 table { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid #d0d7de; }
 th, td { text-align: left; padding: 0.4rem 0.6rem; vertical-align: top; }
+/* Long names (a branch, a URL) wrap inside their column instead of pushing the others off the page. */
+tr.sandbox td { overflow-wrap: anywhere; max-width: 14rem; }
 thead th { background: #f6f8fa; border-bottom: 1px solid #d0d7de; font-weight: 600; }
 tbody { border-top: 1px solid #d0d7de; }
 tr.detail td { padding-top: 0; color: #59636e; }

@@ -14,6 +14,8 @@ export const DASHBOARD_ROUTES = {
   script: "/dashboard/app.js",
   style: "/dashboard/app.css",
   events: "/dashboard/events",
+  // Browsers ask for it on their own; an empty answer keeps a 404 out of their console.
+  icon: "/favicon.ico",
 } as const;
 
 export const DASHBOARD_OFF =
@@ -67,6 +69,10 @@ export function registerDashboard(app: FastifyInstance, options: DashboardRouteO
   });
   app.get(DASHBOARD_ROUTES.style, async (request, reply) => {
     if (allowed(request, reply)) return reply.type("text/css; charset=utf-8").send(DASHBOARD_CSS);
+    return reply;
+  });
+  app.get(DASHBOARD_ROUTES.icon, async (request, reply) => {
+    if (allowed(request, reply)) return reply.code(204).send();
     return reply;
   });
   app.get(DASHBOARD_ROUTES.events, (request, reply) => {
