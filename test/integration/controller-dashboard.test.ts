@@ -5,12 +5,16 @@
 // credential (401; 404 when none is configured), the rows' fields, a new
 // sandbox appearing and a destroyed one vanishing without a reload (the
 // controller's watch pushes them), a failed deploy showing the evidence the
-// PR comment shows, and hostile branch text shown as text, never run.
+// PR comment shows, hostile branch text shown as text, never run; an API
+// server outage shown on the page and repaired by a fresh list; pages that
+// open read the controller's one watch and list nothing themselves.
 // Set DASHBOARD_SCREENSHOT=docs/images/dashboard.png to refresh the docs' picture.
 import { randomBytes } from "node:crypto";
-import { mkdir } from "node:fs/promises";
-import { dirname } from "node:path";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect } from "../../src/adapters/kubernetes/client.js";
 import { MemoryLogger } from "../../src/adapters/logger.js";
 import { SandboxError } from "../../src/domain/errors.js";
 import { sandboxIdentity } from "../../src/domain/identity.js";
@@ -22,6 +26,7 @@ import { type Browser, launchChromium, type Page } from "../support/browser.js";
 import { type ControllerProcess, startControllerProcess } from "../support/controller.js";
 import { groundEnv, kubectl, namespaceGone, uniqueName } from "../support/cluster.js";
 import { groundSettings } from "../support/engine.js";
+import { type FlakyApi, startFlakyApi } from "../support/flaky-api.js";
 import { type GitHubStandin, startGitHubStandin } from "../support/github/standin.js";
 
 const REPO = "acme/shop";
@@ -40,6 +45,7 @@ const HOSTILE = {
   commit: sha(),
 };
 const BROKEN = { branch: "feature/hd-broken", commit: sha() };
+const DURING_OUTAGE = { branch: "feature/hd-outage", commit: sha() };
 
 let why = "";
 let browser: Browser | undefined;
@@ -47,6 +53,9 @@ let github: GitHubStandin;
 let controller: ControllerProcess;
 let env: Record<string, string>;
 let page: Page;
+// The controller reaches the API server through this proxy: it counts requests, and can go dark.
+let api: FlakyApi;
+let work = "";
 
 function engine(extra: Partial<EngineSettings> = {}): Engine {
   const settings = groundSettings(PREFIX, BASE_DOMAIN, { repository: REPO, ttlMs: 24 * 3_600_000, ...extra });
@@ -69,10 +78,14 @@ beforeAll(async () => {
   browser = launched.browser;
   github = await startGitHubStandin({ repository: REPO, token: GITHUB_TOKEN, actor: "preview-bot" });
   await kubectl(["create", "namespace", CONTROLLER_NS]);
+  api = await startFlakyApi(groundEnv("KUBECONFIG"));
+  work = await mkdtemp(join(tmpdir(), "hd-"));
+  const kubeconfigPath = join(work, "kubeconfig");
+  await writeFile(kubeconfigPath, api.kubeconfig, { mode: 0o600 });
   env = {
     PATH: process.env.PATH ?? "",
     HOME: process.env.HOME ?? "",
-    KUBECONFIG: groundEnv("KUBECONFIG"),
+    KUBECONFIG: kubeconfigPath,
     GITHUB_WEBHOOK_SECRET: SECRET,
     GITHUB_TOKEN,
     GITHUB_API_URL: github.url,
@@ -85,8 +98,10 @@ afterAll(async () => {
   await browser?.close();
   await controller?.stop().catch(() => undefined);
   await github?.close();
+  await api?.close();
+  if (work) await rm(work, { recursive: true, force: true });
   if (!browser) return;
-  for (const { branch } of [SHOWN, HOSTILE, BROKEN]) {
+  for (const { branch } of [SHOWN, HOSTILE, BROKEN, DURING_OUTAGE]) {
     await kubectl(["delete", "namespace", `${PREFIX}${keyOf(branch)}`, "--wait=false"], { reject: false });
   }
   await kubectl(["delete", "namespace", CONTROLLER_NS, "--wait=false"], { reject: false });
@@ -212,6 +227,23 @@ describe("the controller's dashboard in Chromium", () => {
     }
   });
 
+  it("while the API server is gone the page says it is not live; afterwards what changed meanwhile appears", async (ctx) => {
+    ctx.skip(!browser, why);
+    // Any request to this made-up path starts the outage: every open connection (the watch) is cut, new ones refused.
+    api.outageOn((_method, path) => path.startsWith("/api/v1/namespaces/hd-outage-trigger"), 15_000);
+    await connect({ kubeconfigContent: api.kubeconfig })
+      .core.readNamespace({ name: "hd-outage-trigger" })
+      .catch(() => undefined);
+    await page.waitForSelector("#status.problem", { timeout: 30_000 });
+    expect(await page.locator("#status").innerText()).toMatch(/not live: the watch on sandbox namespaces failed/);
+    // Deployed beside the proxy, straight to the API server: the controller cannot see it until it lists again.
+    await deploy(engine(), { branch: DURING_OUTAGE.branch, commit: DURING_OUTAGE.commit });
+    await row(keyOf(DURING_OUTAGE.branch)).waitFor({ timeout: 90_000 });
+    await page.waitForSelector("#status:not(.problem)", { timeout: 30_000 });
+    expect(await page.locator("#status").innerText()).toBe("4 sandboxes · live");
+    expect(await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+  });
+
   it("a destroyed sandbox disappears without a reload", async (ctx) => {
     ctx.skip(!browser, why);
     const key = keyOf(SHOWN.branch);
@@ -219,10 +251,29 @@ describe("the controller's dashboard in Chromium", () => {
     await row(key).waitFor({ state: "detached", timeout: 120_000 });
     await namespaceGone(`${PREFIX}${key}`, 120_000);
     expect(await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
-    expect(await page.locator("#status").innerText()).toMatch(/^2 sandboxes · live$/);
+    expect(await page.locator("#status").innerText()).toBe("3 sandboxes · live");
   });
 
-  it("pages read the controller's watch: its log shows no error, and the token never reached it", async (ctx) => {
+  it("pages read the controller's one watch: three more pages opened list nothing from the API server", async (ctx) => {
+    ctx.skip(!browser, why);
+    const lists = () => api.forwarded.filter((line) => line.startsWith("GET /api/v1/namespaces?") && !line.includes("watch=true")).length;
+    const before = lists();
+    const context = await (browser as Browser).newContext({ httpCredentials: { username: "admin", password: TOKEN } });
+    for (let i = 0; i < 3; i++) {
+      const another = await context.newPage();
+      await another.goto(controller.url);
+      await another.waitForSelector("html[data-live=true]");
+      expect(await another.locator("tbody").count()).toBe(3);
+    }
+    await context.close();
+    expect(lists()).toBe(before);
+    // One list at start and one after the outage (watches that merely ended are resumed, not listed again).
+    expect(before).toBeGreaterThanOrEqual(2);
+    expect(before).toBeLessThanOrEqual(3);
+    expect(api.forwarded.some((line) => line.startsWith("GET /api/v1/namespaces?") && line.includes("watch=true"))).toBe(true);
+  });
+
+  it("its log shows no error, and the token never reached it", async (ctx) => {
     ctx.skip(!browser, why);
     const log = controller.logs.join("\n");
     expect(log).toContain("dashboard at / (authenticated)");
