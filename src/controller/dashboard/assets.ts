@@ -67,7 +67,8 @@ export const DASHBOARD_JS = `"use strict";
 (() => {
   const STATES = ["deploying", "ready", "failed", "destroying", "deleting", "unknown"];
   const rows = new Map();
-  const openDetails = new Set();
+  // What the reader opened or closed survives the table being drawn again.
+  const toggled = new Map();
   const table = document.getElementById("sandboxes");
   const status = document.getElementById("status");
   const empty = document.getElementById("empty");
@@ -118,13 +119,10 @@ export const DASHBOARD_JS = `"use strict";
     return span;
   }
 
-  function detailsFor(row, id, summary, open, ...children) {
+  function detailsFor(id, summary, open, ...children) {
     const details = el("details", "ops", el("summary", null, summary), ...children);
-    details.open = openDetails.has(id) || open;
-    details.addEventListener("toggle", () => {
-      if (details.open) openDetails.add(id);
-      else openDetails.delete(id);
-    });
+    details.open = toggled.has(id) ? toggled.get(id) : open;
+    details.addEventListener("toggle", () => toggled.set(id, details.open));
     return details;
   }
 
@@ -135,7 +133,7 @@ export const DASHBOARD_JS = `"use strict";
     block.append(el("p", null, "Failed at step ", el("code", null, f.step), ": ", el("code", null, f.message)));
     if (f.hint) block.append(el("p", null, "What to do: ", f.hint));
     if (f.evidence) {
-      block.append(detailsFor(row, row.namespace + "/evidence", "Evidence", true, el("pre", null, f.evidence)));
+      block.append(detailsFor(row.namespace + "/evidence", "Evidence", true, el("pre", null, f.evidence)));
     }
     return block;
   }
@@ -152,7 +150,7 @@ export const DASHBOARD_JS = `"use strict";
     });
     const newest = row.operations[0];
     const summary = "Recent operations (" + row.operations.length + ")" + (newest ? ": " + newest.operation + " → " + newest.result + ", " + newest.when : "");
-    return detailsFor(row, row.namespace + "/operations", summary, false, el("ol", null, ...items));
+    return detailsFor(row.namespace + "/operations", summary, false, el("ol", null, ...items));
   }
 
   function body(row) {
