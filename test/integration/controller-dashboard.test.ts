@@ -20,6 +20,7 @@ import { SandboxError } from "../../src/domain/errors.js";
 import { sandboxIdentity } from "../../src/domain/identity.js";
 import { deploy } from "../../src/operations/deploy.js";
 import { destroy } from "../../src/operations/destroy.js";
+import { extend } from "../../src/operations/extend.js";
 import type { Engine, EngineSettings } from "../../src/operations/engine.js";
 import { createEngine } from "../../src/wiring/create-engine.js";
 import { type Browser, launchChromium, type Page } from "../support/browser.js";
@@ -176,6 +177,24 @@ describe("the controller's dashboard in Chromium", () => {
     expect(await cells.nth(8).innerText()).toBe("deployed");
     expect(await shown.locator("details.ops summary").innerText()).toMatch(/^Recent operations \(1\): deploy → deployed/);
     expect(errors, "the page ran without errors (a CSP violation is one)").toEqual([]);
+  });
+
+  it("an extend changes the expiry and the recent operations, live", async (ctx) => {
+    ctx.skip(!browser, why);
+    const key = keyOf(SHOWN.branch);
+    await extend(engine(), key, 72 * 3_600_000, "octocat");
+    const shown = row(key);
+    await expect
+      .poll(() => shown.locator("details.ops summary").innerText(), { timeout: 30_000 })
+      .toMatch(/^Recent operations \(2\): extend → extended/);
+    // Extend adds to the current expiry (a day after the deploy): four days from now.
+    expect(await shown.locator("tr.sandbox > td").nth(7).innerText()).toMatch(/^in (4d|3d23h)/);
+    expect(await shown.locator("tr.sandbox > td").nth(8).innerText()).toBe("extended");
+    // The list is inside a closed <details>: its text, not its rendering.
+    const operations = await shown.locator("details.ops li").allTextContents();
+    expect(operations).toHaveLength(2);
+    expect(operations[0]).toMatch(/^(now|\d+m ago) · extend → extended · by octocat$/);
+    expect(operations[1]).toMatch(new RegExp(`^(now|\\d+m ago) · deploy → deployed · ${SHOWN.commit.slice(0, 12)}$`));
   });
 
   it("a new sandbox appears without a reload, and hostile branch text is shown as text and never runs", async (ctx) => {

@@ -16,6 +16,7 @@ export interface Locator {
   getAttribute(name: string): Promise<string | null>;
   waitFor(options?: { state?: "attached" | "detached" | "visible" | "hidden"; timeout?: number }): Promise<void>;
   count(): Promise<number>;
+  allTextContents(): Promise<string[]>;
   hover(): Promise<void>;
 }
 
