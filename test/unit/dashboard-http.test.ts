@@ -7,6 +7,7 @@ import { Script } from "node:vm";
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import type { NamespaceShape } from "../../src/adapters/kubernetes/client.js";
+import { serve as serveCommand } from "../../src/cli/serve.js";
 import { DASHBOARD_JS, PAGE_HTML } from "../../src/controller/dashboard/assets.js";
 import { authorized, credentialProblem } from "../../src/controller/dashboard/auth.js";
 import { DashboardFeed } from "../../src/controller/dashboard/feed.js";
@@ -189,5 +190,38 @@ describe("the event stream", () => {
     app = undefined;
     // The stream ended: reading it to the end finishes.
     expect(await first.text()).toContain("event: snapshot");
+  });
+});
+
+describe("the feed", () => {
+  it("a namespace that stops being one of ours (its label taken off) leaves the table", () => {
+    const feed = new DashboardFeed({
+      prefix: "dev-sandbox-",
+      githubUrl: "https://github.com",
+      snapshot: () => [],
+      problem: () => undefined,
+    });
+    const sent: string[] = [];
+    feed.subscribe({ send: (text) => sent.push(text), end: () => undefined });
+    const ours = namespace("a", "main");
+    feed.changed({ type: "upsert", namespace: ours });
+    feed.changed({ type: "upsert", namespace: { ...ours, labels: {} } });
+    // Another prefix's namespaces are not this controller's: nothing is sent for them.
+    feed.changed({ type: "remove", name: "other-prefix-a" });
+    expect(sent.map((text) => /^event: (\w+)/.exec(text)?.[1])).toEqual(["snapshot", "upsert", "remove"]);
+    feed.close();
+  });
+});
+
+describe("k8s-sandbox serve", () => {
+  it("refuses to start with a dashboard token shorter than 16 characters, before listening", async () => {
+    const env = {
+      GITHUB_WEBHOOK_SECRET: "a-webhook-secret-of-length",
+      GITHUB_TOKEN: "ghs_token",
+      K8S_SANDBOX_DASHBOARD_TOKEN: "short",
+    };
+    await expect(serveCommand(["--port", "0", "--host", "127.0.0.1"], env)).rejects.toThrow(
+      /dashboard token is shorter than 16 characters.*K8S_SANDBOX_DASHBOARD_TOKEN/,
+    );
   });
 });
