@@ -35,7 +35,7 @@ flags:
   --body-limit BYTES      largest delivery accepted (default 26214400)
   --context NAME          kube-context (default in-cluster or the current one)
   --reconcile-interval 5m how often the leader repairs sandboxes against GitHub (0: never)
-  --dashboard-user admin   the dashboard's basic-auth user (default K8S_SANDBOX_DASHBOARD_USER, else admin)
+  --dashboard-user admin  the dashboard's basic-auth user (default K8S_SANDBOX_DASHBOARD_USER, else admin)
   --log-level info
 `;
 
