@@ -7,6 +7,7 @@ import { validateSandboxRole } from "../domain/access.js";
 import { parseDuration } from "../domain/duration.js";
 import { InputError, quoteInput } from "../domain/errors.js";
 import { DEFAULT_PREFIX, validatePrefix } from "../domain/identity.js";
+import { githubWebUrl } from "../controller/dashboard/rows.js";
 import { appAccess, type GitHubAccess, tokenAccess } from "../controller/github-access.js";
 import { JsonLogger } from "../controller/logger.js";
 import { type ControllerOptions, startController } from "../controller/controller.js";
@@ -19,6 +20,8 @@ the Action (docs/controller.md). Secrets come from the environment or files:
   GITHUB_WEBHOOK_SECRET or --webhook-secret-file FILE   (required)
   GitHub App: GITHUB_APP_ID (or --app-id) and GITHUB_APP_PRIVATE_KEY or --app-private-key-file FILE
   or a token: GITHUB_TOKEN or --token-file FILE
+  the dashboard at / (off without it): K8S_SANDBOX_DASHBOARD_TOKEN or --dashboard-token-file FILE,
+    sent as "Authorization: Bearer <token>" or as the basic-auth password of --dashboard-user
 
 flags:
   --port 8080 --host 0.0.0.0
@@ -32,6 +35,7 @@ flags:
   --body-limit BYTES      largest delivery accepted (default 26214400)
   --context NAME          kube-context (default in-cluster or the current one)
   --reconcile-interval 5m how often the leader repairs sandboxes against GitHub (0: never)
+  --dashboard-user admin  the dashboard's basic-auth user (default K8S_SANDBOX_DASHBOARD_USER, else admin)
   --log-level info
 `;
 
@@ -57,6 +61,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
       context: { type: "string" },
       "log-level": { type: "string" },
       "reconcile-interval": { type: "string" },
+      "dashboard-token-file": { type: "string" },
+      "dashboard-user": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -98,6 +104,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     access = tokenAccess({ token, baseUrl });
   }
   redactor.add(webhookSecret);
+  const dashboardToken = secret("K8S_SANDBOX_DASHBOARD_TOKEN", flags["dashboard-token-file"], "--dashboard-token-file");
+  if (dashboardToken) redactor.add(dashboardToken);
   const number = (text: string | undefined, fallback: number, input: string, min: number): number => {
     if (text === undefined) return fallback;
     const n = Number(text);
@@ -118,6 +126,12 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     sandboxRole: validateSandboxRole(flags["sandbox-role"] ?? env.K8S_SANDBOX_ROLE ?? "", "--sandbox-role"),
     bodyLimit: number(flags["body-limit"], 25 * 1024 * 1024, "--body-limit", 1024),
     kubeContext: flags.context,
+    dashboard: dashboardToken
+      ? {
+          credential: { user: flags["dashboard-user"] ?? env.K8S_SANDBOX_DASHBOARD_USER ?? "admin", token: dashboardToken },
+          githubUrl: githubWebUrl(baseUrl),
+        }
+      : undefined,
     reconcileIntervalMs:
       flags["reconcile-interval"] === "0" ? 0 : parseDuration(flags["reconcile-interval"] ?? "5m", "--reconcile-interval"),
   };

@@ -6,9 +6,13 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { connect, describeKubeError, isNotFound, type KubeConnection } from "../adapters/kubernetes/client.js";
 import { DeliveryLedger } from "../adapters/kubernetes/delivery-ledger.js";
+import { SandboxWatch } from "../adapters/kubernetes/sandbox-watch.js";
 import type { RegistryCredentials } from "../adapters/image/registry.js";
 import { InputError } from "../domain/errors.js";
+import { MANAGED_SELECTOR } from "../domain/metadata.js";
 import { createEngine } from "../wiring/create-engine.js";
+import { credentialProblem, type DashboardCredential } from "./dashboard/auth.js";
+import { DashboardFeed } from "./dashboard/feed.js";
 import type { GitHubAccess } from "./github-access.js";
 import { Intake } from "./intake.js";
 import type { JsonLogger } from "./logger.js";
@@ -46,6 +50,11 @@ export interface ControllerOptions {
   dryRun?: boolean;
   /** How often the leader reconciles opted-in repositories against sandboxes; default 5 minutes, 0 turns it off. */
   reconcileIntervalMs?: number;
+  /**
+   * The dashboard at `/`: the credential that opens it, and GitHub's web
+   * address for its links. Undefined: off (never open by default).
+   */
+  dashboard?: { credential: DashboardCredential; githubUrl: string };
   /** Replaces the shared event handler (the bench's dry processing); production never sets it. */
   process?: Processor;
 }
@@ -67,6 +76,13 @@ export async function startController(options: ControllerOptions): Promise<Runni
       "no webhook secret (at least 16 characters): set GITHUB_WEBHOOK_SECRET or --webhook-secret-file to the secret of the App's webhook; the controller never accepts unsigned deliveries",
       { input: "webhook secret" },
     );
+  }
+  if (options.dashboard) {
+    const problem = credentialProblem(options.dashboard.credential);
+    if (problem)
+      throw new InputError(`${problem}: set K8S_SANDBOX_DASHBOARD_TOKEN or --dashboard-token-file to a longer secret`, {
+        input: "dashboard token",
+      });
   }
   const { logger } = options;
   const metrics = new ControllerMetrics();
@@ -150,12 +166,40 @@ export async function startController(options: ControllerOptions): Promise<Runni
     }
     return lastGitHubCheck.problem;
   };
-  const server = buildServer({ intake, metrics, readiness, bodyLimit: options.bodyLimit });
+  // The dashboard's one watch on the sandbox namespaces; pages read its memory, never the API server.
+  let watch: SandboxWatch | undefined;
+  let feed: DashboardFeed | undefined;
+  if (options.dashboard) {
+    const { githubUrl } = options.dashboard;
+    feed = new DashboardFeed({
+      prefix: options.prefix,
+      githubUrl,
+      snapshot: () => watch?.snapshot() ?? [],
+      problem: () => watch?.problem,
+    });
+    const live = feed;
+    watch = new SandboxWatch(connection, {
+      labelSelector: MANAGED_SELECTOR,
+      onChange: (change) => live.changed(change),
+      onHealth: (problem) => {
+        if (problem) logger.warn(`dashboard: ${problem}; retrying`);
+        live.health(problem);
+      },
+    });
+  }
+  const server = buildServer({
+    intake,
+    metrics,
+    readiness,
+    bodyLimit: options.bodyLimit,
+    dashboard: feed && options.dashboard ? { feed, credential: options.dashboard.credential } : undefined,
+  });
   await catalog.start();
   const url = await server.listen({ port: options.port, host: options.host ?? "0.0.0.0" });
   reconciler?.start();
+  watch?.start();
   logger.info(
-    `controller listening on ${url} as ${options.access.description}; ${catalog.size} repositories opted in (ConfigMap ${options.namespace}/${configMap}); at most ${options.concurrency ?? 2} operations at once; ${interval > 0 ? `reconcile every ${Math.round(interval / 1000)} s on the leader` : "no reconcile"}`,
+    `controller listening on ${url} as ${options.access.description}; ${catalog.size} repositories opted in (ConfigMap ${options.namespace}/${configMap}); at most ${options.concurrency ?? 2} operations at once; ${interval > 0 ? `reconcile every ${Math.round(interval / 1000)} s on the leader` : "no reconcile"}; ${options.dashboard ? "dashboard at / (authenticated)" : "dashboard off"}`,
   );
   return {
     url,
@@ -170,6 +214,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     async close() {
       catalog.stop();
       await reconciler?.stop();
+      await watch?.stop();
       await server.close();
       await worker.stop();
     },

@@ -1,8 +1,9 @@
 // The controller's HTTP surface (fastify): the webhook endpoint at Octokit's
-// default path, health, readiness and metrics. The body of a delivery is
+// default path, health, readiness, metrics and the dashboard. The body of a delivery is
 // kept as the exact bytes received, since the signature is over them, and
 // its size is checked before anything is parsed.
 import Fastify, { type FastifyInstance } from "fastify";
+import { type DashboardRouteOptions, registerDashboard } from "./dashboard/routes.js";
 import type { Intake } from "./intake.js";
 import type { ControllerMetrics } from "./metrics.js";
 
@@ -15,6 +16,8 @@ export interface ServerOptions {
   readiness: () => Promise<string | undefined>;
   /** Largest delivery accepted, in bytes; GitHub caps payloads at 25 MB. Default 25 MiB. */
   bodyLimit?: number;
+  /** The dashboard at `/`; undefined: off (its routes answer 404 saying how to turn it on). */
+  dashboard?: DashboardRouteOptions["dashboard"];
 }
 
 export function buildServer(options: ServerOptions): FastifyInstance {
@@ -32,6 +35,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     options.metrics.ackSeconds.observe((performance.now() - started) / 1000);
     return reply.code(answer.status).send({ result: answer.result, message: answer.message });
   });
+  registerDashboard(app, { dashboard: options.dashboard });
+  // Open event streams would keep close() waiting for ever.
+  app.addHook("preClose", async () => options.dashboard?.feed.close());
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {
     const problem = await options.readiness();

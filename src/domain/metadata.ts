@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { formatTimestamp, parseTimestamp } from "./expiry.js";
 import { InputError, quoteInput } from "./errors.js";
+import { formatHistory, type OperationEntry, parseHistory } from "./history.js";
 import { isValidKey } from "./identity.js";
 
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
@@ -35,6 +36,12 @@ export const ANNOTATIONS = {
   lastResult: `${ANNOTATION_PREFIX}last-result`,
   lastError: `${ANNOTATION_PREFIX}last-error`,
   lastStep: `${ANNOTATION_PREFIX}last-step`,
+  /** What to do about the last failure: the hint the PR comment shows. */
+  lastHint: `${ANNOTATION_PREFIX}last-hint`,
+  /** The last failure's evidence (a tool's output tail, the pods' states), its end kept. */
+  lastEvidence: `${ANNOTATION_PREFIX}last-evidence`,
+  /** The recent operations, a JSON list (domain/history.ts). */
+  history: `${ANNOTATION_PREFIX}history`,
   chart: `${ANNOTATION_PREFIX}chart`,
   valuesHash: `${ANNOTATION_PREFIX}values-hash`,
 } as const;
@@ -45,7 +52,9 @@ export const ANNOTATIONS = {
  * shortened branch name would later read as a branch that is gone.
  */
 export const MAX_ANNOTATION_TEXT = 2048;
-const CLIPPED: ReadonlySet<string> = new Set(["status", "lastResult", "lastError", "lastStep"]);
+const CLIPPED: ReadonlySet<string> = new Set(["status", "lastResult", "lastError", "lastStep", "lastHint"]);
+/** Evidence is read from its end (the last lines say what went wrong), so its start is what is cut. */
+export const MAX_EVIDENCE_TEXT = 8192;
 
 export interface SandboxRecord {
   key: string;
@@ -69,6 +78,10 @@ export interface SandboxRecord {
   lastResult?: string;
   lastError?: string;
   lastStep?: string;
+  lastHint?: string;
+  lastEvidence?: string;
+  /** Recent operations, oldest first. */
+  history?: OperationEntry[];
   chart?: string;
   valuesHash?: string;
   /** Kubernetes is already deleting the namespace. */
@@ -88,6 +101,8 @@ type Text =
   | "lastResult"
   | "lastError"
   | "lastStep"
+  | "lastHint"
+  | "lastEvidence"
   | "chart"
   | "valuesHash";
 const TEXT_FIELDS: readonly Text[] = [
@@ -101,6 +116,8 @@ const TEXT_FIELDS: readonly Text[] = [
   "lastResult",
   "lastError",
   "lastStep",
+  "lastHint",
+  "lastEvidence",
   "chart",
   "valuesHash",
 ];
@@ -122,7 +139,8 @@ export function namespaceMetadata(record: Partial<SandboxRecord> & { key: string
   const annotations: Record<string, string> = {};
   for (const field of TEXT_FIELDS) {
     const value = record[field];
-    if (value !== undefined) annotations[ANNOTATIONS[field]] = CLIPPED.has(field) ? clip(value) : value;
+    if (value !== undefined)
+      annotations[ANNOTATIONS[field]] = field === "lastEvidence" ? clipStart(value) : CLIPPED.has(field) ? clip(value) : value;
   }
   for (const field of TIME_FIELDS) {
     const value = record[field];
@@ -130,6 +148,7 @@ export function namespaceMetadata(record: Partial<SandboxRecord> & { key: string
   }
   if (record.pullRequest !== undefined) annotations[ANNOTATIONS.pr] = String(record.pullRequest);
   if (record.keep !== undefined) annotations[ANNOTATIONS.keep] = record.keep ? "true" : "false";
+  if (record.history !== undefined) annotations[ANNOTATIONS.history] = formatHistory(record.history);
   return { labels, annotations };
 }
 
@@ -183,6 +202,12 @@ export function readSandboxRecord(ns: NamespaceLike): SandboxRecord | undefined 
     if (/^[1-9]\d{0,15}$/.test(pr.trim()) && Number.isSafeInteger(Number(pr))) record.pullRequest = Number(pr);
     else problems.push(ANNOTATIONS.pr);
   }
+  const history = annotations[ANNOTATIONS.history];
+  if (history !== undefined && history !== "") {
+    const entries = parseHistory(history);
+    if (entries) record.history = entries;
+    else problems.push(ANNOTATIONS.history);
+  }
   if (problems.length > 0) record.problems = problems;
   return record;
 }
@@ -210,4 +235,8 @@ export function podSecurityLabels(level: PodSecurityLevel): Record<string, strin
 
 function clip(value: string): string {
   return value.length <= MAX_ANNOTATION_TEXT ? value : `${value.slice(0, MAX_ANNOTATION_TEXT - 1)}…`;
+}
+
+function clipStart(value: string): string {
+  return value.length <= MAX_EVIDENCE_TEXT ? value : `…${value.slice(value.length - MAX_EVIDENCE_TEXT + 1)}`;
 }

@@ -52,10 +52,10 @@ export function renderComment(f: ReportFacts): string {
     );
   }
   if (f.failure) {
-    lines.push(`**Failed at step ${code(f.failure.step ?? "unknown")}:** ${code(oneLine(f.failure.message))}`);
-    if (f.failure.hint) lines.push("", `What to do: ${escapeText(f.failure.hint)}`);
-    if (f.failure.evidence)
-      lines.push("", "<details><summary>Evidence</summary>", "", fence(tail(f.failure.evidence, 60)), "", "</details>");
+    const failure = failureFacts(f.failure);
+    lines.push(`**Failed at step ${code(failure.step)}:** ${code(failure.message)}`);
+    if (failure.hint) lines.push("", `What to do: ${escapeText(failure.hint)}`);
+    if (failure.evidence) lines.push("", "<details><summary>Evidence</summary>", "", fence(failure.evidence), "", "</details>");
     lines.push("");
   }
   if (f.state !== "destroyed" && f.state !== "awaiting-approval" && f.state !== "refused" && f.state !== "building") {
@@ -63,6 +63,25 @@ export function renderComment(f: ReportFacts): string {
   }
   if (f.runUrl) lines.push("", `[Workflow run](${f.runUrl})`);
   return lines.join("\n");
+}
+
+export interface FailureFacts {
+  step: string;
+  message: string;
+  hint?: string;
+  evidence?: string;
+}
+
+/**
+ * What a failure report shows, whatever renders it (the PR comment here,
+ * the controller's dashboard as HTML): the step, the message on one line,
+ * the hint, and the evidence's last 60 lines.
+ */
+export function failureFacts(failure: NonNullable<ReportFacts["failure"]>): FailureFacts {
+  const facts: FailureFacts = { step: failure.step ?? "unknown", message: oneLine(failure.message) };
+  if (failure.hint) facts.hint = failure.hint;
+  if (failure.evidence) facts.evidence = tail(failure.evidence, 60);
+  return facts;
 }
 
 /** One Markdown table for the job summary or the CLI's --markdown. */

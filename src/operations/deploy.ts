@@ -15,8 +15,9 @@ import { acquireLock, type HeldLock, LockLostError, LockTimeoutError } from "../
 import { inspect, NotReadyError, waitReady } from "../adapters/kubernetes/readiness.js";
 import { InputError, quoteInput, Refusal, SandboxError } from "../domain/errors.js";
 import { expiryAfterDeploy } from "../domain/expiry.js";
+import { appendOperation } from "../domain/history.js";
 import type { SandboxIdentity } from "../domain/identity.js";
-import { namespaceMetadata, podSecurityLabels, readSandboxRecord, type SandboxRecord } from "../domain/metadata.js";
+import { ANNOTATIONS, namespaceMetadata, podSecurityLabels, readSandboxRecord, type SandboxRecord } from "../domain/metadata.js";
 import { capacityProblem, type ImageSource } from "../domain/trust.js";
 import { checkUserValues, sandboxValues } from "../domain/values.js";
 import { allowedLocalMount, ensureSandboxAccess } from "./access.js";
@@ -181,7 +182,12 @@ export async function deploy(engine: Engine, target: DeployTarget, options: Depl
     if (await isUnchanged(engine, identity, record, valuesHash)) {
       await engine.namespaces.annotate(
         identity.namespace,
-        namespaceMetadata({ key: identity.key, lastDeployedAt: engine.now(), lastResult: "unchanged" }).annotations,
+        namespaceMetadata({
+          key: identity.key,
+          lastDeployedAt: engine.now(),
+          lastResult: "unchanged",
+          history: appendOperation(record?.history, { at: engine.now(), operation: "deploy", result: "unchanged", commit: target.commit }),
+        }).annotations,
       );
       logger.info(`sandbox ${identity.key} is already deployed with these inputs and ready: nothing to do`);
       return { result: "unchanged", identity, image, expiresAt, imageReused: true, timings };
@@ -244,16 +250,19 @@ export async function deploy(engine: Engine, target: DeployTarget, options: Depl
         commit: target.commit,
         valuesHash,
         chart: release.chart,
+        history: appendOperation(record?.history, { at: engine.now(), operation: "deploy", result: "deployed", commit: target.commit }),
       }).annotations,
-      "k8s-dev-sandbox/last-error": null,
-      "k8s-dev-sandbox/last-step": null,
+      [ANNOTATIONS.lastError]: null,
+      [ANNOTATIONS.lastStep]: null,
+      [ANNOTATIONS.lastHint]: null,
+      [ANNOTATIONS.lastEvidence]: null,
     });
     return { result: "deployed", identity, image, expiresAt, imageReused: reused, helmRevision: release.revision, timings };
   } catch (error) {
     const lost = lock?.signal.aborted ? lock.signal.reason : undefined;
     const failure = asSandboxError(lost ?? error, identity.key, step);
     // A run that lost the lock no longer speaks for the sandbox: the one holding it now records its own result.
-    if (!lost) await recordFailure(engine, identity, failure);
+    if (!lost) await recordFailure(engine, identity, failure, target.commit);
     throw failure;
   } finally {
     await rm(workdir, { recursive: true, force: true });
@@ -327,13 +336,25 @@ async function changeReason(
   return undefined;
 }
 
-async function recordFailure(engine: Engine, identity: SandboxIdentity, failure: SandboxError): Promise<void> {
+/** The failure as the PR comment tells it (message, step, hint, evidence), kept on the namespace for every front door to show. */
+async function recordFailure(engine: Engine, identity: SandboxIdentity, failure: SandboxError, commit: string | undefined): Promise<void> {
   try {
-    await engine.namespaces.annotate(
-      identity.namespace,
-      namespaceMetadata({ key: identity.key, status: "failed", lastResult: "failed", lastError: failure.message, lastStep: failure.step })
-        .annotations,
-    );
+    const current = readSandboxRecord((await engine.namespaces.get(identity.namespace)) ?? { name: identity.namespace });
+    const at = engine.now();
+    await engine.namespaces.annotate(identity.namespace, {
+      [ANNOTATIONS.lastHint]: null,
+      [ANNOTATIONS.lastEvidence]: null,
+      ...namespaceMetadata({
+        key: identity.key,
+        status: "failed",
+        lastResult: "failed",
+        lastError: failure.message,
+        lastStep: failure.step,
+        lastHint: failure.hint,
+        lastEvidence: failure.evidence,
+        history: appendOperation(current?.history, { at, operation: "deploy", result: "failed", commit, step: failure.step }),
+      }).annotations,
+    });
   } catch (error) {
     engine.logger.warn(`could not record the failure on ${identity.namespace}: ${String(error)}`);
   }

@@ -5,6 +5,7 @@
 import { isForbidden } from "../adapters/kubernetes/client.js";
 import { acquireLock, type HeldLock } from "../adapters/kubernetes/lease-lock.js";
 import { RELEASE_NAME } from "../domain/identity.js";
+import { appendOperation } from "../domain/history.js";
 import { namespaceMetadata, type SandboxRecord } from "../domain/metadata.js";
 import { ensureSandboxAccess } from "./access.js";
 import { asSandboxError } from "./deploy.js";
@@ -55,7 +56,12 @@ export async function destroy(engine: Engine, key: string, options: DestroyOptio
       try {
         await engine.namespaces.annotate(
           namespace,
-          namespaceMetadata({ key, status: "destroying", lastResult: options.reason ?? "destroy" }).annotations,
+          namespaceMetadata({
+            key,
+            status: "destroying",
+            lastResult: options.reason ?? "destroy",
+            history: appendOperation(record.history, { at: engine.now(), operation: "destroy", result: options.reason ?? "destroy" }),
+          }).annotations,
         );
         step = "helm uninstall";
         // Asking the API whether a release exists is one request; asking helm

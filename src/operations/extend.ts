@@ -2,6 +2,7 @@
 // now + max-ttl. Records who asked.
 import { SandboxError } from "../domain/errors.js";
 import { extendExpiry } from "../domain/expiry.js";
+import { appendOperation } from "../domain/history.js";
 import { namespaceMetadata } from "../domain/metadata.js";
 import { asSandboxError } from "./deploy.js";
 import type { Engine } from "./engine.js";
@@ -31,7 +32,13 @@ export async function extend(engine: Engine, key: string, byMs: number, by: stri
     if (!engine.settings.dryRun) {
       await engine.namespaces.annotate(
         namespace,
-        namespaceMetadata({ key, expiresAt, extendedBy: by, lastResult: "extended" }).annotations,
+        namespaceMetadata({
+          key,
+          expiresAt,
+          extendedBy: by,
+          lastResult: "extended",
+          history: appendOperation(record.history, { at: now, operation: "extend", result: "extended", by }),
+        }).annotations,
       );
     }
     engine.logger.info(`sandbox ${key} now expires at ${expiresAt.toISOString()}${capped ? " (capped at max-ttl)" : ""}`);

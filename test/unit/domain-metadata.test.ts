@@ -43,6 +43,9 @@ describe("constants", () => {
         "last-result",
         "last-error",
         "last-step",
+        "last-hint",
+        "last-evidence",
+        "history",
         "chart",
         "values-hash",
       ]
