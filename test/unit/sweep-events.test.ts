@@ -48,7 +48,7 @@ describe("sweep events", () => {
     expect(object).toEqual({
       apiVersion: "events.k8s.io/v1",
       kind: "Event",
-      metadata: { generateName: "sweep-29123456.", namespace: "k8s-sandbox-system" },
+      metadata: { generateName: "sweep-29123456-", namespace: "k8s-sandbox-system" },
       eventTime: "2026-11-26T03:00:00.123000Z",
       type: "Normal",
       reason: "SandboxRemoved",

@@ -34,7 +34,7 @@ export function sweepEventObject(
   return {
     apiVersion: "events.k8s.io/v1",
     kind: "Event",
-    metadata: { generateName: `${target.job.slice(0, 200)}.`, namespace: target.namespace },
+    metadata: { generateName: `${target.job.slice(0, 200)}-`, namespace: target.namespace },
     // MicroTime: six fractional digits, or the API server refuses it (see lease-lock.ts).
     eventTime: new Date(now).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z") as unknown as Date,
     type: content.type,
