@@ -30,13 +30,15 @@ const REAL_CHART = [
   "test/integration/chart-hardening.test.ts",
   "test/integration/chart-pgadmin.test.ts",
 ];
-// The workspace agent: the S3 store, the storage Jobs, the product image, the agent and its chart.
+// The workspace agent: the S3 store, the storage Jobs, the product image, the agent and its chart;
+// and the controller's chart, on the same product image.
 const REAL_AGENT = [
   "test/integration/ground-s3.test.ts",
   "test/integration/storage-job.test.ts",
   "test/integration/sandbox-image.test.ts",
   "test/integration/agent-real-node.test.ts",
   "test/integration/workspace-agent-chart.test.ts",
+  "test/integration/sandbox-controller-chart.test.ts",
 ];
 const onTheGround = { globalSetup: ["test/ground/global-setup.ts"], fileParallelism: false, testTimeout: 300_000, hookTimeout: 600_000 };
 

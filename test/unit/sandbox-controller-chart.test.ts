@@ -256,7 +256,7 @@ describe("sandbox-controller chart", () => {
     expect(parse(cm?.data["repositories.yaml"])).toEqual({ "acme/shop": { baseDomain: "preview.example.com" } });
   });
 
-  it.each([
+  it.each<{ name: string; set: Record<string, string | number>; message: RegExp }>([
     { name: "an unknown value", set: { "controller.replica": 2 }, message: /additional properties 'replica' not allowed|replica/ },
     { name: "a prefix without its trailing dash", set: { "sandboxes.prefix": "preview" }, message: /sandboxes\/prefix/ },
     { name: "a schedule with a command after it", set: { "sweep.schedule": "0 3 * * * rm -rf" }, message: /sweep\/schedule/ },
