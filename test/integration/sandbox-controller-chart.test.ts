@@ -9,6 +9,7 @@
 // an expired sandbox of ours, leaves a fresh one and a foreign one, and says
 // what it removed in an Event.
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +21,7 @@ import { HOUR } from "../../src/domain/duration.js";
 import { namespaceMetadata, podSecurityLabels } from "../../src/domain/metadata.js";
 import { NODE_IP, REAL_NODE_SCHEDULING } from "../ground/node-config.js";
 import { eventually, kubectl, kubectlJson, tool, uniqueName } from "../support/cluster.js";
+import { loadWebhookExample } from "../support/github/examples.js";
 import { type GitHubStandin, startGitHubStandin } from "../support/github/standin.js";
 import { repoRoot } from "../support/helm.js";
 import { apply, createRestrictedNamespace, runOnce, waitForJob } from "../support/pods.js";
@@ -220,6 +222,33 @@ describe("charts/sandbox-controller on the real node", () => {
     expect(out).toContain("metrics 1");
     expect(standin?.requests.some((r) => r.path === "/rate_limit")).toBe(true);
     expect(standin?.rejected).toEqual([]);
+  });
+
+  it("verifies deliveries with the webhook secret it read from the Secret's file: signed 202, wrongly signed 401", async () => {
+    const body = JSON.stringify(loadWebhookExample("ping"));
+    const secret = await readFile(join(work, "webhook-secret"), "utf8");
+    const sign = (key: string) => `sha256=${createHmac("sha256", key).update(body).digest("hex")}`;
+    const url = `http://${fullname}.${ns}.svc.cluster.local/api/github/webhooks`;
+    const send = (signature: string, delivery: string) =>
+      `printf '%s' "$BODY" | curl -sS -o /dev/null -w '${delivery} %{http_code}\n' -X POST -H 'Content-Type: application/json' -H 'X-GitHub-Event: ping' -H 'X-GitHub-Delivery: ${delivery}' -H 'X-Hub-Signature-256: ${signature}' --data-binary @- ${url}`;
+    const out = await runOnce(ns, "hc-deliver", {
+      image: groundImage("PYTHON"),
+      command: [
+        "/bin/sh",
+        "-ec",
+        [
+          send(sign(secret), "0b8e5c1a-1111-4a2b-9c3d-000000000001"),
+          send(sign(`${secret}x`), "0b8e5c1a-1111-4a2b-9c3d-000000000002"),
+          `curl -sS http://${fullname}.${ns}.svc.cluster.local/metrics | grep '^k8s_sandbox_webhook_deliveries_total{event="ping"'`,
+        ].join("\n"),
+      ],
+      env: [{ name: "BODY", value: body }],
+      uid: 65532,
+    });
+    expect(out).toContain("0b8e5c1a-1111-4a2b-9c3d-000000000001 202");
+    expect(out).toContain("0b8e5c1a-1111-4a2b-9c3d-000000000002 401");
+    expect(out).toContain('k8s_sandbox_webhook_deliveries_total{event="ping",result="ignored"} 1');
+    expect(out).toContain('k8s_sandbox_webhook_deliveries_total{event="ping",result="refused"} 1');
   });
 
   it("passes helm test: /healthz 200, an unsigned delivery 401", async () => {
