@@ -30,7 +30,8 @@ const REAL_CHART = [
   "test/integration/chart-hardening.test.ts",
   "test/integration/chart-pgadmin.test.ts",
 ];
-// The workspace agent: the S3 store, the storage Jobs, the product image, the agent, its chart and its Docker runtime.
+// The workspace agent: the S3 store, the storage Jobs, the product image, the agent, its chart and its
+// Docker runtime; and the controller's chart, on the same product image.
 const REAL_AGENT = [
   "test/integration/ground-s3.test.ts",
   "test/integration/storage-job.test.ts",
@@ -40,6 +41,7 @@ const REAL_AGENT = [
   // The agent's Docker Engine API runtime on the ground's podman: its containers really run.
   "test/integration/agent-contract-docker.test.ts",
   "test/integration/agent-docker.test.ts",
+  "test/integration/sandbox-controller-chart.test.ts",
 ];
 const onTheGround = { globalSetup: ["test/ground/global-setup.ts"], fileParallelism: false, testTimeout: 300_000, hookTimeout: 600_000 };
 

@@ -1,7 +1,7 @@
 // k8s-sandbox: the engine for a developer's own cluster and for the in-cluster
 // TTL CronJob. Parses flags, builds the engine, calls one operation, prints
 // the result for people (or JSON with --json).
-import { networkInterfaces } from "node:os";
+import { hostname, networkInterfaces } from "node:os";
 import { parseArgs } from "node:util";
 import type { KubeConnection } from "../adapters/kubernetes/client.js";
 import { ConsoleLogger } from "../adapters/logger.js";
@@ -16,7 +16,8 @@ import { destroy } from "../operations/destroy.js";
 import { extend } from "../operations/extend.js";
 import { identityFor } from "../operations/namespace.js";
 import { list, logs, status } from "../operations/status.js";
-import { sweep } from "../operations/sweep.js";
+import type { Engine } from "../operations/engine.js";
+import { type SweepReporter, sweep } from "../operations/sweep.js";
 import { runTests } from "../operations/test.js";
 import { createEngine } from "../wiring/create-engine.js";
 import { currentGitState, settingsFromFlags } from "./settings.js";
@@ -35,6 +36,10 @@ commands:
                     database); exits 0 only when they pass
   open [key]        print the sandbox's URL and where its login is (--launch: open a browser)
   sweep             remove expired sandboxes (what the TTL CronJob runs)
+                    --delete-only: only delete each namespace, and only if unchanged since
+                    listed (no helm uninstall, no lock: the CronJob's rights);
+                    --events-job NAME [--events-job-uid UID] [--events-namespace NS]:
+                    report each removal as a Kubernetes Event about that Job
   serve             the controller: GitHub webhooks in the cluster (k8s-sandbox serve --help)
   agent [--port 8081]  serve code-hub's workspace Agent API on Kubernetes (docs/workspace-agent.md)
   demo [--keep]     the full lifecycle on the local test ground (see README); --keep leaves the preview running
@@ -95,6 +100,10 @@ export async function main(argv: string[]): Promise<number> {
       deadline: { type: "string" },
       launch: { type: "boolean" },
       "dry-run": { type: "boolean" },
+      "delete-only": { type: "boolean" },
+      "events-job": { type: "string" },
+      "events-job-uid": { type: "string" },
+      "events-namespace": { type: "string" },
       keep: { type: "boolean" },
       json: { type: "boolean" },
       verbose: { type: "boolean" },
@@ -235,7 +244,11 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "sweep": {
-      const done = await sweep(engine);
+      const done = await sweep(
+        engine,
+        {},
+        { removal: flags["delete-only"] ? "delete-namespace" : "destroy", reporter: await sweepReporter(engine, flags) },
+      );
       out(
         [
           `removed ${done.removed.length}, kept ${done.kept.length}, failed ${done.failed.length} of ${done.considered}`,
@@ -249,6 +262,20 @@ export async function main(argv: string[]): Promise<number> {
     default:
       throw new InputError(`unknown command ${JSON.stringify(command)}; see k8s-sandbox --help`, { input: "command" });
   }
+}
+
+/** Kubernetes Events about the Job that runs the sweep, when --events-job names it (the CronJob does). */
+async function sweepReporter(
+  engine: Engine,
+  flags: { "events-job"?: string; "events-job-uid"?: string; "events-namespace"?: string },
+): Promise<SweepReporter | undefined> {
+  const job = flags["events-job"];
+  if (!job) return undefined;
+  const namespace = flags["events-namespace"] ?? process.env.POD_NAMESPACE;
+  if (!namespace)
+    throw new InputError("--events-job needs the Job's namespace: --events-namespace or POD_NAMESPACE", { input: "--events-namespace" });
+  const { SweepEvents } = await import("../adapters/kubernetes/sweep-events.js");
+  return new SweepEvents(engine.kube, { namespace, job, jobUid: flags["events-job-uid"] || undefined, instance: hostname() });
 }
 
 /**

@@ -86,6 +86,8 @@ export interface SandboxRecord {
   valuesHash?: string;
   /** Kubernetes is already deleting the namespace. */
   terminating: boolean;
+  /** The namespace's resourceVersion when read: a delete made on this reading fails if it changed since. */
+  resourceVersion?: string;
   /** Annotations of ours that were present but unreadable, e.g. a hand-edited expires-at. */
   problems?: string[];
 }
@@ -158,6 +160,7 @@ export interface NamespaceLike {
   annotations?: Record<string, string> | undefined;
   creationTimestamp?: Date | string | undefined;
   deletionTimestamp?: Date | string | undefined;
+  resourceVersion?: string | undefined;
 }
 
 /**
@@ -179,6 +182,7 @@ export function readSandboxRecord(ns: NamespaceLike): SandboxRecord | undefined 
     keep: annotations[ANNOTATIONS.keep]?.trim().toLowerCase() === "true",
     terminating: ns.deletionTimestamp !== undefined && ns.deletionTimestamp !== null && ns.deletionTimestamp !== "",
   };
+  if (ns.resourceVersion) record.resourceVersion = ns.resourceVersion;
   if (labelKey === undefined || record.key !== labelKey) problems.push(KEY_LABEL);
   const owner = ns.labels[REPO_LABEL];
   if (typeof owner === "string" && owner !== "") record.repoHash = owner;

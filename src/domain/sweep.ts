@@ -56,3 +56,55 @@ function decide(record: SandboxRecord, now: Date, facts: SweepFacts): Verdict {
   }
   return expiresAt ? { remove: false, reason: "active" } : { remove: false, reason: "no-expiry" };
 }
+
+/** What a sweep tells the cluster about one sandbox, as a Kubernetes Event (events.k8s.io/v1). */
+export interface SweepEventContent {
+  type: "Normal" | "Warning";
+  /** Machine-readable, CamelCase (Kubernetes' convention for reasons). */
+  reason: "SandboxRemoved" | "SandboxRemovalFailed";
+  /** What was done (events.k8s.io's `action`). */
+  action: "Delete";
+  /** For people: which namespace, which sandbox, why; at most 1 KiB (the API's limit). */
+  note: string;
+}
+
+/** The API server refuses an Event note longer than 1 KiB. */
+export const MAX_EVENT_NOTE = 1024;
+
+const REMOVE_WORDS: Record<string, string> = {
+  expired: "its time was up (expires-at passed)",
+  "pr-closed": "its pull request is closed",
+  "branch-gone": "its branch is gone",
+};
+
+/**
+ * The Event for a removed sandbox, or for one whose removal failed (a
+ * Warning, with the error, so `kubectl get events` shows what needs a person).
+ */
+export function sweepEvent(
+  item: { key: string; namespace: string } & ({ reason: string; error?: undefined } | { error: string; reason?: undefined }),
+): SweepEventContent {
+  if (item.error !== undefined) {
+    return {
+      type: "Warning",
+      reason: "SandboxRemovalFailed",
+      action: "Delete",
+      note: clip(`could not remove sandbox ${item.key} (namespace ${item.namespace}): ${item.error}; the next sweep tries again`),
+    };
+  }
+  const why = REMOVE_WORDS[item.reason] ?? item.reason;
+  return {
+    type: "Normal",
+    reason: "SandboxRemoved",
+    action: "Delete",
+    note: clip(`removed sandbox ${item.key}: deleted namespace ${item.namespace} (${item.reason}: ${why})`),
+  };
+}
+
+/** Cut to the limit in bytes (the API counts bytes; a branch name may not be ASCII). */
+function clip(text: string): string {
+  if (Buffer.byteLength(text, "utf8") <= MAX_EVENT_NOTE) return text;
+  let cut = text.slice(0, MAX_EVENT_NOTE - 3);
+  while (Buffer.byteLength(cut, "utf8") > MAX_EVENT_NOTE - 3) cut = cut.slice(0, -1);
+  return `${cut}...`;
+}

@@ -147,6 +147,25 @@ describe("the admission policies", () => {
     }
   });
 
+  it("sweepers: only list and delete namespaces, and the namespaces policy judges them too", async () => {
+    const sweeper = "system:serviceaccount:k8s-sandbox-system:k8s-sandbox-sweep";
+    expect((await render()).objects.filter((o) => o.metadata.name === "k8s-dev-sandbox:sweeper")).toEqual([]);
+    const { objects } = await render({ "sweepers[0].kind": "User", "sweepers[0].name": sweeper });
+    expect(grants(rulesOf(objects, "ClusterRole", "k8s-dev-sandbox:sweeper"))).toEqual(
+      ["get", "list", "watch", "delete"].map((v) => `core/namespaces ${v}`).sort(),
+    );
+    const binding = objects.find((o) => o.kind === "ClusterRoleBinding" && o.metadata.name === "k8s-dev-sandbox:sweeper") as K8sObject;
+    expect(binding.subjects).toEqual([{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: sweeper }]);
+    const policies = objects.filter((o) => o.kind === "ValidatingAdmissionPolicy");
+    const namespaces = policies.find((p) => p.metadata.name === "k8s-dev-sandbox-namespaces") as K8sObject;
+    expect(namespaces.spec.matchConditions).toHaveLength(1);
+    expect(namespaces.spec.matchConditions[0].expression).toContain(`request.userInfo.username in ["${sweeper}"]`);
+    // The other policies are about what a sweeper cannot do at all (RBAC): they keep judging the engine only.
+    for (const other of policies.filter((p) => p !== namespaces)) expect(JSON.stringify(other.spec.matchConditions)).not.toContain(sweeper);
+    const refused = await render({ "sweepers[0].kind": "ServiceAccount", "sweepers[0].name": "x" });
+    expect(refused.stderr).toMatch(/sweepers\/0\/kind/);
+  });
+
   it("use the namespace prefix given", async () => {
     const { objects } = await render({ namespacePrefix: "preview-" });
     const namespaces = objects.find((o) => o.metadata.name === "k8s-dev-sandbox-namespaces") as K8sObject;

@@ -54,3 +54,14 @@ list literals are valid CEL.
 {{- define "sandbox-access.prefix" -}}
 {{- toJson .Values.namespacePrefix }}
 {{- end }}
+
+{{/* CEL: true for requests by the sweepers (sweepers: only list and delete namespaces). */}}
+{{- define "sandbox-access.isSweeper" -}}
+{{- $users := list }}
+{{- $groups := list }}
+{{- range .Values.sweepers }}
+{{- if eq .kind "User" }}{{ $users = append $users .name }}{{ end }}
+{{- if eq .kind "Group" }}{{ $groups = append $groups .name }}{{ end }}
+{{- end }}
+{{- printf "request.userInfo.username in %s || (has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in %s))" (toJson $users) (toJson $groups) }}
+{{- end }}

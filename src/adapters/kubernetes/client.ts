@@ -168,6 +168,7 @@ export interface NamespaceShape {
   annotations: Record<string, string>;
   creationTimestamp?: string;
   deletionTimestamp?: string;
+  resourceVersion?: string;
 }
 
 export function namespaceShape(ns: V1Namespace): NamespaceShape {
@@ -177,6 +178,7 @@ export function namespaceShape(ns: V1Namespace): NamespaceShape {
     annotations: ns.metadata?.annotations ?? {},
     creationTimestamp: toIso(ns.metadata?.creationTimestamp),
     deletionTimestamp: toIso(ns.metadata?.deletionTimestamp),
+    resourceVersion: ns.metadata?.resourceVersion,
   };
 }
 
@@ -228,6 +230,25 @@ export class Namespaces {
       return "deleted";
     } catch (error) {
       if (isNotFound(error)) return "absent";
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes only if the namespace is still as it was read (its
+   * resourceVersion): a deploy or extend that touched it since makes this
+   * "changed" (409), and nothing is deleted. No lock needed, and no rights
+   * inside the namespace: what the sweep's ServiceAccount relies on.
+   */
+  async deleteIfUnchanged(name: string, resourceVersion: string): Promise<"deleted" | "absent" | "changed"> {
+    try {
+      await withRetry(() =>
+        this.kube.core.deleteNamespace({ name, propagationPolicy: "Background", body: { preconditions: { resourceVersion } } }),
+      );
+      return "deleted";
+    } catch (error) {
+      if (isNotFound(error)) return "absent";
+      if (isConflict(error)) return "changed";
       throw error;
     }
   }
