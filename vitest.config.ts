@@ -8,11 +8,13 @@ import { defineConfig } from "vitest/config";
 // setup, which is idempotent and serialized by a lock (ground.ts).
 //   unit         pure, parallel
 //   integration  the engine, the chart and the ground at the API level (kwok's node)
+//   services     the controller and the workspace agent as processes on loopback
+//                against the ground (kwok's node)
 //   real-pods    whatever must really run: the real node, its images, the ingress,
-//                the Odoo stand-in and the test Job
+//                the Odoo stand-in
 //   real-chart   the chart deployed by the engine onto the real node
 //   real-agent   the workspace agent's parts: the S3 store, storage Jobs, the product image
-//   real-alone   the test Job on the real node, run after the others (see below)
+//   real-test    the test command's Job on the real node
 //   e2e          the bundled Action as GitHub runs it, against the GitHub stand-in
 // Three streams of real-pod tests, balanced by their run time.
 const REAL_GROUND = [
@@ -21,10 +23,7 @@ const REAL_GROUND = [
   "test/integration/ground-images.test.ts",
   "test/integration/odoo-standin.test.ts",
 ];
-// Run by test/run-all.sh after the others, on a quiet machine: under the
-// load of the five other projects its stand-in test runs ended "crashed"
-// (two CI runs, 2026-11-26; 7/7 pass alone; the cause is not found yet).
-const REAL_ALONE = ["test/integration/odoo-test-job.test.ts"];
+const REAL_TEST = ["test/integration/odoo-test-job.test.ts"];
 const REAL_CHART = [
   "test/integration/chart-real-pods.test.ts",
   "test/integration/chart-hardening.test.ts",
@@ -43,6 +42,7 @@ const REAL_AGENT = [
   "test/integration/agent-docker.test.ts",
   "test/integration/sandbox-controller-chart.test.ts",
 ];
+const SERVICES = ["test/integration/controller-*.test.ts", "test/integration/agent-contract.test.ts"];
 const onTheGround = { globalSetup: ["test/ground/global-setup.ts"], fileParallelism: false, testTimeout: 300_000, hookTimeout: 600_000 };
 
 export default defineConfig({
@@ -55,14 +55,15 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
-          exclude: [...REAL_GROUND, ...REAL_CHART, ...REAL_AGENT, ...REAL_ALONE],
+          exclude: [...SERVICES, ...REAL_GROUND, ...REAL_CHART, ...REAL_AGENT, ...REAL_TEST],
           ...onTheGround,
         },
       },
+      { test: { name: "services", include: SERVICES, ...onTheGround } },
       { test: { name: "real-pods", include: REAL_GROUND, ...onTheGround } },
       { test: { name: "real-chart", include: REAL_CHART, ...onTheGround } },
       { test: { name: "real-agent", include: REAL_AGENT, ...onTheGround } },
-      { test: { name: "real-alone", include: REAL_ALONE, ...onTheGround } },
+      { test: { name: "real-test", include: REAL_TEST, ...onTheGround } },
       { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], ...onTheGround } },
     ],
   },

@@ -46,35 +46,43 @@ fi
 # as one of them limits its workers (measured: three 4 s files in three
 # projects took 12.8 s with fileParallelism: false or maxWorkers: 1 on any
 # of them, 4.5 s with no limit).
-step "all tests under Node $("$node24" --version) (the Action's runtime), one process per project"
+# CPU time of the whole machine, in clock ticks: busy and total (for the
+# share of the two cores a wave kept busy, printed at its end).
+cpu_ticks() { awk '/^cpu /{ idle=$5+$6; total=0; for (i=2;i<=NF;i++) total+=$i; print total-idle, total }' /proc/stat; }
+
+# One wave: every project in its own vitest process under Node 24, plus the
+# tests whose outcome can depend on Node under this machine's Node (the CLI's
+# runtime for many developers): the TypeScript units (not the chart's, which
+# are helm's work) and one engine file on the ground. Everything else does
+# not change with the Node running vitest; running it twice would double the
+# wave's CPU.
+step "all tests under Node $("$node24" --version) (the Action's runtime), one process per project, and under Node $(node --version)"
 logs=$(mktemp -d)
-projects=(unit integration real-pods real-chart real-agent e2e)
+projects=(unit integration services real-pods real-chart real-agent real-test e2e)
 declare -A pid_of
+read -r busy0 total0 < <(cpu_ticks)
+wave0=$(date +%s)
 for project in "${projects[@]}"; do
   "$node24" node_modules/vitest/vitest.mjs run --project "$project" >"$logs/$project.log" 2>&1 &
   pid_of[$project]=$!
 done
+node node_modules/vitest/vitest.mjs run --project unit --project integration \
+  --exclude 'test/unit/chart-*.test.ts' test/unit test/integration/engine-redeploy.test.ts >"$logs/node-system.log" 2>&1 &
+pid_of[node-system]=$!
 failed=()
-for project in "${projects[@]}"; do
+for project in "${projects[@]}" node-system; do
   status=0
   wait "${pid_of[$project]}" || status=$?
-  printf '\n[test] ---- %s (exit %s) ----\n' "$project" "$status" >&2
+  printf '\n[test] ---- %s (exit %s, done at %ss) ----\n' "$project" "$status" "$(( $(date +%s) - wave0 ))" >&2
   cat "$logs/$project.log"
   [ "$status" -eq 0 ] || failed+=("$project")
 done
+read -r busy1 total1 < <(cpu_ticks)
+step "the wave took $(( $(date +%s) - wave0 ))s with the CPUs $(( 100 * (busy1 - busy0) / (total1 - total0) ))% busy"
 rm -rf "$logs"
-# Then what must not share the machine (vitest.config.ts says why).
-step "the real-alone project under Node 24, after the others"
-"$node24" node_modules/vitest/vitest.mjs run --project real-alone || failed+=(real-alone)
 if [ "${#failed[@]}" -gt 0 ]; then
-  step "failed under Node 24: ${failed[*]}"
+  step "failed: ${failed[*]} (node-system: the units and the engine under Node $(node --version))"
   exit 1
 fi
-# Under the machine's Node (the CLI's runtime for many developers) only what
-# Node can change: the TypeScript units (not the chart's, which are helm's
-# work) and one engine file on the ground. Everything else ran above.
-step "units and the engine on the ground under Node $(node --version)"
-node node_modules/vitest/vitest.mjs run --project unit --project integration \
-  --exclude 'test/unit/chart-*.test.ts' test/unit test/integration/engine-redeploy.test.ts
 
 step "done in $(( $(date +%s) - start ))s"
