@@ -146,6 +146,20 @@ describe("sandbox-controller chart", () => {
     expect(deployment?.spec.template.spec.containers[0].args).toContain("--app-id=1234567");
   });
 
+  it("turns the dashboard on only with a token key, read from the same Secret as a file", async () => {
+    const off = byKind(await render(), "Deployment")[0]?.spec.template.spec;
+    expect(JSON.stringify(off)).not.toContain("dashboard");
+    const on = byKind(await render({ "dashboard.tokenKey": "dashboard-token", "dashboard.user": "ops" }), "Deployment")[0]?.spec
+      .template.spec;
+    const items = on.volumes.find((v: { name: string }) => v.name === "github").secret.items;
+    expect(items).toContainEqual({ key: "dashboard-token", path: "dashboard-token" });
+    expect(on.containers[0].args).toEqual(
+      expect.arrayContaining(["--dashboard-token-file=/var/run/secrets/k8s-sandbox/github/dashboard-token", "--dashboard-user=ops"]),
+    );
+    expect(await refusal({ "dashboard.user": "a:b" })).toMatch(/dashboard\/user/);
+    expect(await refusal({ "dashboard.tokenKey": "no spaces" })).toMatch(/dashboard\/tokenKey/);
+  });
+
   it("holds rights only in its own namespace, by name where RBAC can: no ClusterRole, no wildcard", async () => {
     const objects = await render();
     expect(byKind(objects, "ClusterRole")).toEqual([]);
