@@ -9,6 +9,8 @@
 //   <time> <pid> ERROR <db> odoo.addons.<module>.tests.<file>: ERROR: TestX.test_y
 //   <time> <pid> INFO <db> odoo.tests.stats: <module>: 3 tests 0.01s 0 queries
 //   <time> <pid> CRITICAL <db> odoo.service.server: Failed to initialize database `<db>`.
+// and the Job script's own line when PostgreSQL never answered its pod.
+import { DB_UNREACHABLE } from "./test-job.js";
 
 export type TestVerdict = "passed" | "failed" | "crashed" | "timeout" | "incomplete";
 
@@ -37,6 +39,8 @@ export interface OdooTestSummary {
 const LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL|RUNBOT|TEST|\S+) (\S+) ([\w.]+): (.*)$/;
 const RESULT = /^(\d+) failed, (\d+) error\(s\) of (\d+) tests(?: when loading database '.*')?/;
 const FAILURE = /^(FAIL|ERROR): (.+?)\s*$/;
+/** How the Job's own script prefixes its lines (src/domain/test-job.ts). */
+const SCRIPT_PREFIX = "[k8s-sandbox test] ";
 const STATS = /^(\w+): (\d+) tests /;
 const CRASH = /^Failed to initialize database `.*`\.$/;
 
@@ -50,10 +54,13 @@ export interface TestRunEnd {
 export function parseOdooTestLog(log: string, end: TestRunEnd): OdooTestSummary {
   let result: { failed: number; errors: number; testsRun: number } | undefined;
   let crashed = false;
+  let unreachable: string | undefined;
   const failures: FailedTest[] = [];
   const modules = new Map<string, number>();
   for (const raw of log.split("\n")) {
-    const line = LINE.exec(raw.replace(/\r$/, "").replace(/^\S+ (?:stdout|stderr) [FP] /, ""));
+    const text = raw.replace(/\r$/, "").replace(/^\S+ (?:stdout|stderr) [FP] /, "");
+    if (text.startsWith(`${SCRIPT_PREFIX}${DB_UNREACHABLE}: `)) unreachable = text.slice(SCRIPT_PREFIX.length);
+    const line = LINE.exec(text);
     if (!line) continue;
     const [, , , logger = "", message = ""] = line;
     if (logger === "odoo.tests.result") {
@@ -86,6 +93,13 @@ export function parseOdooTestLog(log: string, end: TestRunEnd): OdooTestSummary 
   };
   if (end.deadlineExceeded) {
     return { ...base, verdict: "timeout", reason: "the test run hit its deadline and was stopped before Odoo reported a result" };
+  }
+  if (unreachable) {
+    return {
+      ...base,
+      verdict: "crashed",
+      reason: `the test pod could not reach the sandbox's database (${unreachable}): is PostgreSQL running, and does a NetworkPolicy let the pod in?`,
+    };
   }
   if (crashed || end.exitCode === 255 || (end.exitCode !== undefined && end.exitCode < 0)) {
     return {

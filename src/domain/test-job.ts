@@ -59,6 +59,9 @@ export function testDatabaseName(database: string, runId: string): string {
   return `${database.slice(0, 63 - suffix.length)}${suffix}`;
 }
 
+/** What the test script logs when PostgreSQL never answered its pod (the parser reports it as such). */
+export const DB_UNREACHABLE = "PostgreSQL unreachable";
+
 /**
  * Runs Odoo's tests on a fresh database and drops it afterwards, also when
  * the Job's deadline stops it (SIGTERM). The names come from the
@@ -72,6 +75,17 @@ drop() {
     && log "dropped database $TEST_DATABASE" || log "could not drop database $TEST_DATABASE"
 }
 stop() { log "stopped (deadline): dropping the test database"; kill -TERM "$pid" 2>/dev/null; wait "$pid"; drop; exit 124; }
+# A NetworkPolicy controller programs a new pod's rules a moment after it
+# starts (kube-router refuses connections until then; seen under load):
+# wait until PostgreSQL answers this pod before Odoo's one attempt.
+for attempt in $(seq 1 60); do
+  pg_isready -q -d postgres -t 2 && break
+  if [[ $attempt -eq 60 ]]; then
+    log "${DB_UNREACHABLE}: \${PGHOST:-localhost}:\${PGPORT:-5432} did not accept connections from this pod for 60 s"
+    exit 3
+  fi
+  sleep 1
+done
 args=(--config="$ODOO_RC" --database="$TEST_DATABASE" --init="$TEST_MODULES" --test-enable --stop-after-init
   --db-filter="$TEST_DB_FILTER" --workers=0 --max-cron-threads=0 --http-port="$TEST_HTTP_PORT")
 [[ -n \${TEST_TAGS:-} ]] && args+=(--test-tags="$TEST_TAGS")

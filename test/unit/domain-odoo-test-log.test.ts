@@ -43,6 +43,21 @@ describe("parseOdooTestLog", () => {
     expect(parseOdooTestLog(fixture("import-error-18.log"), { exitCode: 0 }).verdict).toBe("crashed");
   });
 
+  it("says the database was unreachable when the Job's script gave up waiting for PostgreSQL", () => {
+    const log = [
+      "[k8s-sandbox test] PostgreSQL unreachable: sandbox-odoo-dev-sandbox-postgres:5432 did not accept connections from this pod for 60 s",
+      "2026-11-26T08:25:44.000000000Z stderr F [k8s-sandbox test] odoo exited with 3",
+    ].join("\n");
+    const s = parseOdooTestLog(log, { exitCode: 3 });
+    expect(s.verdict).toBe("crashed");
+    expect(s.reason).toMatch(
+      /could not reach the sandbox's database \(PostgreSQL unreachable: sandbox-odoo-dev-sandbox-postgres:5432 did not/,
+    );
+    expect(exitCodeFor(s)).toBe(1);
+    // The script's other lines are no such verdict.
+    expect(parseOdooTestLog("[k8s-sandbox test] dropped database x", { exitCode: 1 }).reason).toMatch(/without a test result line/);
+  });
+
   it("reports a run stopped by its deadline as timeout, with what it saw so far", () => {
     const partial = fixture("failure-18.log").split("\n").slice(0, 3).join("\n");
     const s = parseOdooTestLog(partial, { deadlineExceeded: true });

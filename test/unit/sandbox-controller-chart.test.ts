@@ -149,8 +149,8 @@ describe("sandbox-controller chart", () => {
   it("turns the dashboard on only with a token key, read from the same Secret as a file", async () => {
     const off = byKind(await render(), "Deployment")[0]?.spec.template.spec;
     expect(JSON.stringify(off)).not.toContain("dashboard");
-    const on = byKind(await render({ "dashboard.tokenKey": "dashboard-token", "dashboard.user": "ops" }), "Deployment")[0]?.spec
-      .template.spec;
+    const on = byKind(await render({ "dashboard.tokenKey": "dashboard-token", "dashboard.user": "ops" }), "Deployment")[0]?.spec.template
+      .spec;
     const items = on.volumes.find((v: { name: string }) => v.name === "github").secret.items;
     expect(items).toContainEqual({ key: "dashboard-token", path: "dashboard-token" });
     expect(on.containers[0].args).toEqual(

@@ -118,6 +118,8 @@ describe("the test Job", () => {
     expect(TEST_SCRIPT).toContain("--test-enable --stop-after-init");
     expect(TEST_SCRIPT).toContain('DROP DATABASE IF EXISTS :"db" WITH (FORCE)');
     expect(TEST_SCRIPT).toContain("trap stop TERM INT");
+    // Odoo connects once: the script first waits for PostgreSQL to answer this new pod.
+    expect(TEST_SCRIPT.indexOf("pg_isready -q -d postgres")).toBeLessThan(TEST_SCRIPT.indexOf("pid=$!"));
     expect(testDatabaseName("x".repeat(80), "abc123")).toHaveLength(63);
     expect(testDatabaseName("x".repeat(80), "abc123").endsWith("_test_abc123")).toBe(true);
   });
