@@ -10,10 +10,11 @@ set -euo pipefail
 # (driven by playwright-core; 12 s to install here). podman and netavark
 # serve the Docker Engine API that the workspace agent's second runtime is
 # tested against (test/ground/docker-engine.ts; 9 s to install here). The
-# ground never reads /etc/containers for it.
+# ground never reads /etc/containers for it. time: test/run-all.sh counts each
+# test process's CPU seconds.
 pkgs=(buildah docker-registry nginx-light openssl skopeo iproute2 ca-certificates postgresql perl tar
   containerd runc containernetworking-plugins conntrack ipset iptables debootstrap gcc libc6-dev python3-psycopg2
-  chromium podman netavark)
+  chromium podman netavark time)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
