@@ -326,10 +326,13 @@ async function stopAll(state: GroundState): Promise<void> {
     state.node = undefined;
     writeFileSync(statePath(state.dir), `${JSON.stringify(state, null, 2)}\n`);
   }
-  for (const component of [...COMPONENTS].reverse()) {
-    const pid = state.pids[component];
-    if (pid) await stopProcess(pid);
-  }
+  // The API server's clients at once (each may take its grace period), then
+  // the API server, then etcd: `down` ends every CI run.
+  const stop = (components: readonly Component[]) =>
+    Promise.all(components.map((c) => (state.pids[c] ? stopProcess(state.pids[c]) : undefined)));
+  await stop(COMPONENTS.filter((c) => c !== "apiserver" && c !== "etcd"));
+  await stop(["apiserver"]);
+  await stop(["etcd"]);
 }
 
 export async function status(): Promise<{ state?: GroundState; healthy: boolean; components: Record<string, boolean> }> {

@@ -294,10 +294,12 @@ export function realNodeAlive(node: RealNodeState | undefined): boolean {
  */
 export async function stopRealNode(node: RealNodeState): Promise<string[]> {
   const report: string[] = [];
-  for (const component of ["kubeRouter", "kubeProxy", "kubelet"] as const) {
-    const pid = node.pids[component];
-    if (pid) await stopProcess(pid);
-  }
+  await Promise.all(
+    (["kubeRouter", "kubeProxy", "kubelet"] as const).map((component) => {
+      const pid = node.pids[component];
+      return pid ? stopProcess(pid) : undefined;
+    }),
+  );
   const socket = node.paths.containerdSocket;
   if (isAlive(node.pids.containerd) && existsSync(socket)) {
     const ctr = (...args: string[]) => execa("ctr", ["--address", socket, "-n", "k8s.io", ...args], { reject: false });

@@ -191,8 +191,7 @@ export async function ensureS3(options: {
 }
 
 export async function stopS3(s3: S3State): Promise<void> {
-  if (s3.relayPid) await stopProcess(s3.relayPid);
-  if (s3.pid) await stopProcess(s3.pid, 20_000);
+  await Promise.all([s3.relayPid ? stopProcess(s3.relayPid) : undefined, s3.pid ? stopProcess(s3.pid, 20_000) : undefined]);
 }
 
 /**
