@@ -7,7 +7,7 @@
 // idempotent, `down` stops only what `up` recorded and puts the host back.
 // See docs/test-ground.md.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -76,6 +76,18 @@ const log = (message: string) => process.stderr.write(`[ground] ${message}\n`);
 
 function statePath(dir: string): string {
   return join(dir, "state.json");
+}
+
+/**
+ * Writes the state file whole or not at all (a temporary file renamed over
+ * it): every vitest process of a run reads it at start, unlocked, while
+ * `up` may be saving it; a half-written file failed a CI run.
+ */
+function writeState(dir: string, state: GroundState): void {
+  const file = statePath(dir);
+  const partial = `${file}.${process.pid}.tmp`;
+  writeFileSync(partial, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(partial, file);
 }
 
 export function readState(dir = stateDir()): GroundState | undefined {
@@ -199,7 +211,7 @@ async function upUnlocked(dir: string): Promise<GroundState> {
     // Recorded before anything else starts: a failed `up` is undone from it.
     ...(prepared ? { node: prepared } : {}),
   };
-  const save = () => writeFileSync(statePath(dir), `${JSON.stringify(state, null, 2)}\n`);
+  const save = () => writeState(dir, state);
   const logFile = (name: string) => join(dir, "logs", `${name}.log`);
   const started = Date.now();
 
@@ -324,7 +336,7 @@ async function stopAll(state: GroundState): Promise<void> {
   if (state.node) {
     for (const line of await stopRealNode(state.node)) log(`real node: ${line}`);
     state.node = undefined;
-    writeFileSync(statePath(state.dir), `${JSON.stringify(state, null, 2)}\n`);
+    writeState(state.dir, state);
   }
   // The API server's clients at once (each may take its grace period), then
   // the API server, then etcd: `down` ends every CI run.
@@ -424,7 +436,7 @@ function agentAssignments(state: GroundState): Record<string, string> {
  * present). A ground started before these existed gets them here.
  */
 async function ensureAddons(state: GroundState): Promise<void> {
-  const save = () => writeFileSync(statePath(state.dir), `${JSON.stringify(state, null, 2)}\n`);
+  const save = () => writeState(state.dir, state);
   const pinned = readVersions();
   const weed = binaryPaths(pinned).weed;
   if (!existsSync(weed)) {
