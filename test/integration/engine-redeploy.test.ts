@@ -27,7 +27,15 @@ let valuesFile = "";
 
 function engine(extra: Partial<EngineSettings> = {}): Engine & { log: MemoryLogger } {
   const log = new MemoryLogger();
-  const settings = groundSettings(PREFIX, "redeploy.example.test", { chart, valuesFiles: [valuesFile], ...extra });
+  // 5 min, not the ground's 2: this file runs twice at once in CI (Node 24 and
+  // Node 20) beside eight other processes, and once a claim waited 2 min for
+  // its volume (CI of 2026-11-26 09:10; the provisioner served others meanwhile).
+  const settings = groundSettings(PREFIX, "redeploy.example.test", {
+    chart,
+    valuesFiles: [valuesFile],
+    waitTimeoutMs: 300_000,
+    ...extra,
+  });
   return Object.assign(createEngine({ settings, logger: log, holder: "redeploy-test" }), { log });
 }
 
