@@ -237,9 +237,12 @@ export function agentContractSuite(leg: RuntimeLeg): void {
 
       it("observe reads archives (tar AND .meta), the restore marker and error markers from the store", async () => {
         const p = `${PREFIX}${WS}`;
+        // "half" first and a second older than "old" (LastModified has one-second
+        // resolution): gc's retention must see "old" as the newer, whatever the load.
+        await put(`${p}/half/home.tar.zst`, "only the tar: not complete");
+        await new Promise((r) => setTimeout(r, 1100));
         await put(`${p}/old/home.tar.zst`, "x");
         await put(`${p}/old/home.tar.zst.meta`, "sha256:00");
-        await put(`${p}/half/home.tar.zst`, "only the tar: not complete");
         await put(
           `${p}/.restore_marker`,
           JSON.stringify({ restore_op_id: "r9", archive_key: `${p}/old/home.tar.zst`, restored_at: "2020-01-01T00:00:00Z" }),
@@ -314,7 +317,7 @@ export function agentContractSuite(leg: RuntimeLeg): void {
           protected_workspaces: [[WS2, "g3"]],
           retention_count: 1,
         });
-        // WS has two archives too ("old" complete, "half" without .meta, written in the same second: the key breaks the tie).
+        // WS has two archives too ("old" complete and newer, "half" without .meta and a second older).
         expect(two.body.deleted_keys).toEqual([
           `${PREFIX}${WS}/half/home.tar.zst`,
           `${g}/g1/home.tar.zst`,
