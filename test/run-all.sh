@@ -72,6 +72,7 @@ logs=$(mktemp -d)
 projects=(unit integration services real-pods real-chart real-agent real-test e2e)
 declare -A pid_of
 read -r busy0 total0 < <(cpu_ticks)
+ps -eo pid,cputimes --no-headers >"$logs/ps-before"
 wave0=$(date +%s)
 for project in "${projects[@]}"; do
   /usr/bin/time -f "%U %S" -o "$logs/$project.cpu" \
@@ -85,24 +86,40 @@ done
   test/unit test/integration/engine-redeploy.test.ts >"$logs/node-system.log" 2>&1 &
 pid_of[node-system]=$!
 failed=()
+passed_logs=()
 for project in "${projects[@]}" node-system; do
   status=0
   wait "${pid_of[$project]}" || status=$?
   cpu=$(awk 'END { printf "%.0f", $1 + $2 }' "$logs/$project.cpu" 2>/dev/null || echo "?")
-  printf '\n[test] ---- %s (exit %s, done at %ss, %ss of CPU) ----\n' "$project" "$status" "$(( $(date +%s) - wave0 ))" "$cpu" >&2
-  cat "$logs/$project.log"
-  [ "$status" -eq 0 ] || failed+=("$project")
+  printf '[test] ---- %s (exit %s, done at %ss, %ss of CPU) ----\n' "$project" "$status" "$(( $(date +%s) - wave0 ))" "$cpu" >"$logs/$project.head"
+  cat "$logs/$project.head" >&2
+  if [ "$status" -eq 0 ]; then passed_logs+=("$project"); else failed+=("$project"); fi
 done
 read -r busy1 total1 < <(cpu_ticks)
-step "the wave took $(( $(date +%s) - wave0 ))s with the CPUs $(( 100 * (busy1 - busy0) / (total1 - total0) ))% busy"
+wave_seconds=$(( $(date +%s) - wave0 ))
+# The logs of the projects that passed first, of those that failed last: a
+# reader who sees only the end of the output (a CI page) sees the failures.
+for project in "${passed_logs[@]}" "${failed[@]}"; do
+  printf '\n' >&2
+  cat "$logs/$project.head" >&2
+  cat "$logs/$project.log"
+done
+step "the wave took ${wave_seconds}s with the CPUs $(( 100 * (busy1 - busy0) / (total1 - total0) ))% busy"
 # Most of the wave's CPU is not the test processes' own but the ground's
-# (API server, etcd, kubelet, the pods): the biggest, for the next saving.
-echo "[test] CPU seconds of the busiest processes on the machine:" >&2
-ps -eo cputimes,comm --sort=-cputimes | sed -n '2,13p' >&2
-rm -rf "$logs"
+# (API server, etcd, kubelet, the pods): the biggest during the wave, for the
+# next saving (processes that ended during the wave are not counted).
+echo "[test] CPU seconds the busiest processes used during the wave:" >&2
+ps -eo pid,cputimes,comm --no-headers | awk 'NR==FNR { before[$1]=$2; next } { d=$2-before[$1]; if (d>0) printf "%8d %s\n", d, $3 }' "$logs/ps-before" - | sort -rn | head -12 >&2
 if [ "${#failed[@]}" -gt 0 ]; then
+  # Each failing project's own summary of its failures, again, at the very end.
+  for project in "${failed[@]}"; do
+    step "failures of $project:"
+    sed -n '/Failed Tests\|FAIL /,$p' "$logs/$project.log" | grep -v '^ *$' | head -80 >&2
+  done
+  rm -rf "$logs"
   step "failed: ${failed[*]} (node-system: the units and the engine under Node $(node --version))"
   exit 1
 fi
+rm -rf "$logs"
 
 step "done in $(( $(date +%s) - start ))s"
