@@ -182,7 +182,13 @@ export async function startRealNode(o: StartRealNodeOptions): Promise<RealNodeSt
 
   const kubeletYaml = join(nodeDir, "kubelet.yaml");
   writeFileSync(kubeletYaml, kubeletConfig({ caCert: o.pki.caCert, port: await freePort(), healthzPort: await freePort(), paths }));
+  // When the kubelet last started: a Node object left in etcd by an earlier
+  // `up` still says Ready until its grace period runs out, so only a
+  // heartbeat newer than this proves the kubelet running now is up (a CI run
+  // once took that stale Ready for a kubelet that had exited at once).
+  let kubeletStartedAt = 0;
   const startKubelet = () => {
+    kubeletStartedAt = Date.now();
     node.pids.kubelet = startDaemon(
       o.binaries.kubelet,
       [
@@ -245,9 +251,18 @@ export async function startRealNode(o: StartRealNodeOptions): Promise<RealNodeSt
     `node ${REAL_NODE_NAME} to be Ready`,
     async () => {
       superviseKubelet();
-      const ready = ["get", "node", REAL_NODE_NAME, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'];
+      const ready = [
+        "get",
+        "node",
+        REAL_NODE_NAME,
+        "-o",
+        'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}',
+      ];
       const { stdout } = await execa(o.kubectl, ready, { env });
-      return stdout.trim() === "True" && isAlive(node.pids.kubelet);
+      const [status, heartbeat] = stdout.trim().split(" ");
+      // Heartbeats have whole seconds: compare with the start's second.
+      const fresh = Date.parse(heartbeat ?? "") >= Math.floor(kubeletStartedAt / 1000) * 1000;
+      return status === "True" && fresh && isAlive(node.pids.kubelet);
     },
     90_000,
     logFile("kubelet"),
