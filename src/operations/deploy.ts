@@ -217,9 +217,10 @@ export async function deploy(engine: Engine, target: DeployTarget, options: Depl
           // A run killed mid-upgrade left the release pending; Helm refuses
           // until it is recovered. Checked only on failure: it costs a helm call.
           if (!(error instanceof ToolError && /another operation .* is in progress/.test(error.stderr))) throw error;
+          // Not pending any more by the time we looked: the other operation
+          // ended in between, so the retry below may simply go through.
           const recovered = await engine.helm.recoverPending(identity.releaseName, identity.namespace);
-          if (!recovered) throw error;
-          logger.warn(recovered);
+          logger.warn(recovered ?? `helm said another operation was in progress on ${identity.releaseName}, and it has ended: retrying once`);
           return engine.helm.upgradeInstall(request, { signal });
         }
       }),

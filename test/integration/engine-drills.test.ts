@@ -105,7 +105,10 @@ describe("fault drills", () => {
         "--chart",
         "charts/odoo-dev-sandbox",
       ],
-      { env: { ...process.env, K8S_SANDBOX_LEASE_SECONDS: "6", K8S_SANDBOX_LOCAL_VOLUMES: localVolumes }, stdio: "ignore" },
+      // Its own process group, killed whole below: a runner or pod that dies
+      // takes helm with it. (SIGKILL of the CLI alone left its helm running on;
+      // under load that orphan still held the release when the re-run came.)
+      { env: { ...process.env, K8S_SANDBOX_LEASE_SECONDS: "6", K8S_SANDBOX_LOCAL_VOLUMES: localVolumes }, stdio: "ignore", detached: true },
     );
     await eventually(
       "the killed run to hold the lock",
@@ -113,7 +116,7 @@ describe("fault drills", () => {
       60_000,
       25,
     );
-    child.kill("SIGKILL");
+    process.kill(-(child.pid as number), "SIGKILL");
     const drill = engine("drill-rerun", { mode: "local", localAddonsPath: join(process.cwd(), "examples/sample-addons") });
     const done = await deploy(drill, { branch, commit: "c".repeat(40) });
     // The lease of the dead holder had to run out first: the re-run waited, then converged.

@@ -5,9 +5,12 @@
 // real node against the GitHub stand-in. Proves the pod runs under its
 // security context and answers /healthz and /readyz, `helm test` passes,
 // both ServiceAccounts are refused (real 403s, with their own tokens)
-// everywhere outside their rights, and a Job made from the CronJob removes
+// everywhere outside their rights, a Job made from the CronJob removes
 // an expired sandbox of ours, leaves a fresh one and a foreign one, and says
-// what it removed in an Event.
+// what it removed in an Event; and, from inside the cluster, a signed
+// pull_request delivery becomes a sandbox (the CI's image found in the
+// registry through its pod-facing name, helm run in the pod with the pod's
+// own rights, the URL commented on the PR) that closing the PR removes.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -17,11 +20,13 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { execa } from "execa";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { addTag } from "../../src/adapters/image/registry.js";
 import { HOUR } from "../../src/domain/duration.js";
 import { namespaceMetadata, podSecurityLabels } from "../../src/domain/metadata.js";
 import { NODE_IP, REAL_NODE_SCHEDULING } from "../ground/node-config.js";
-import { eventually, kubectl, kubectlJson, tool, uniqueName } from "../support/cluster.js";
-import { loadWebhookExample } from "../support/github/examples.js";
+import { eventually, groundEnv, kubectl, kubectlJson, namespaceGone, tool, uniqueName } from "../support/cluster.js";
+import { post, signedDelivery } from "../support/controller.js";
+import { loadWebhookExample, withPullRequest, withRepository } from "../support/github/examples.js";
 import { type GitHubStandin, startGitHubStandin } from "../support/github/standin.js";
 import { repoRoot } from "../support/helm.js";
 import { apply, createRestrictedNamespace, runOnce, waitForJob } from "../support/pods.js";
@@ -38,9 +43,27 @@ const fullname = `${release}-sandbox-controller`;
 const sweepName = `${fullname}-sweep`;
 const sandboxes = { old: `${prefix}old`, fresh: `${prefix}fresh`, foreign: `${prefix}foreign` };
 const token = `ghs_${id}standintoken000000000000`;
+// The repository opted in through the chart's values, and its pull request.
+const REPO = "acme/shop";
+const PR = 17;
+const BRANCH = "feature/in-cluster";
+const COMMIT = `${id}${"c0ffee".repeat(5)}0000`.slice(0, 40);
 let work = "";
 let standin: GitHubStandin | undefined;
-let relay: ChildProcess | undefined;
+const relays: ChildProcess[] = [];
+/** The ground's registry as pods reach it: a relay on the bridge, as for the GitHub stand-in. */
+let podRegistry = "";
+
+/** A TCP relay from the bridge address to a loopback port (the ground's own relay program). */
+function relayToBridge(port: string): void {
+  relays.push(
+    spawn(
+      process.execPath,
+      ["--import", "tsx", join(repoRoot, "test", "ground", "tcp-relay.ts"), `${NODE_IP}:${port}`, `127.0.0.1:${port}`],
+      { cwd: repoRoot, stdio: "ignore" },
+    ),
+  );
+}
 
 async function helm(args: string[]) {
   return execa(tool("HELM"), args, { env: { KUBECONFIG: process.env.KUBECONFIG }, reject: false, all: true });
@@ -69,6 +92,45 @@ async function as(serviceAccount: string, args: string[], input = "") {
   return execa(tool("KUBECTL"), ["--kubeconfig", file, ...args], { reject: false, all: true, input });
 }
 
+/** registry/path:tag -> path */
+function imagePath(image: string): string {
+  return image.slice(image.indexOf("/") + 1, image.lastIndexOf(":"));
+}
+
+function pullRequestEvent(action: "opened" | "closed") {
+  return withRepository(
+    withPullRequest(loadWebhookExample(`pull_request.${action}`), {
+      number: PR,
+      headRef: BRANCH,
+      headSha: COMMIT,
+      fork: false,
+      state: action === "closed" ? "closed" : "open",
+    }),
+    REPO,
+  );
+}
+
+/** The controller's pod address: the test process reaches pods on the bridge. */
+async function controllerUrl(): Promise<string> {
+  const ip = (
+    await kubectl(["-n", ns, "get", "pods", "-l", "app.kubernetes.io/name=sandbox-controller", "-o", "jsonpath={.items[0].status.podIP}"])
+  ).stdout.trim();
+  return `http://${ip}:8080`;
+}
+
+/** The namespaces the controller made for this repository (by the engine's annotation). */
+async function repositorySandboxes(): Promise<{ name: string; annotations: Record<string, string> }[]> {
+  const list = await kubectlJson<{ items: { metadata: { name: string; annotations?: Record<string, string> } }[] }>([
+    "get",
+    "namespaces",
+    "-l",
+    "app.kubernetes.io/managed-by=k8s-dev-sandbox",
+  ]);
+  return list.items
+    .filter((n) => n.metadata.name.startsWith(prefix) && n.metadata.annotations?.["k8s-dev-sandbox/repo"] === REPO)
+    .map((n) => ({ name: n.metadata.name, annotations: n.metadata.annotations ?? {} }));
+}
+
 function sandboxNamespace(name: string, key: string, expiresAt: Date, managed = true) {
   const { annotations, labels: own } = namespaceMetadata({ key, expiresAt, status: "deployed" });
   const labels: Record<string, string> = { ...own, ...podSecurityLabels("restricted") };
@@ -80,16 +142,13 @@ beforeAll(async () => {
   if (realNodeMissing()) return;
   work = await mkdtemp(join(tmpdir(), "hc-chart-"));
   // The GitHub stand-in binds loopback; a relay puts it on the bridge, where pods reach it (as the ground does for S3).
-  standin = await startGitHubStandin({ token });
+  standin = await startGitHubStandin({ token, repository: REPO, pullRequests: [{ number: PR, headRef: BRANCH, headSha: COMMIT }] });
   const port = new URL(standin.url).port;
-  relay = spawn(
-    process.execPath,
-    ["--import", "tsx", join(repoRoot, "test", "ground", "tcp-relay.ts"), `${NODE_IP}:${port}`, `127.0.0.1:${port}`],
-    {
-      cwd: repoRoot,
-      stdio: "ignore",
-    },
-  );
+  relayToBridge(port);
+  // The registry too: the CI pushed to it by its loopback name, the controller reads it by the bridge's.
+  const registryPort = groundEnv("REGISTRY").split(":")[1] as string;
+  relayToBridge(registryPort);
+  podRegistry = `${NODE_IP}:${registryPort}`;
   await createRestrictedNamespace(ns);
   await createRestrictedNamespace(victim);
   await kubectl(["-n", victim, "create", "secret", "generic", "hc-private", "--from-literal=x=y"]);
@@ -138,6 +197,11 @@ beforeAll(async () => {
     github: { existingSecret: "github", apiUrl: `http://${NODE_IP}:${port}` },
     sandboxes: { prefix, role: `${accessName}:sandbox` },
     controller: { reconcileInterval: "0" },
+    // The CI's images, by the name pods reach the registry by: plain HTTP, like many in-cluster registries.
+    registry: { insecure: [podRegistry] },
+    repositories: {
+      [REPO]: { baseDomain: "hc.example.test", image: `${podRegistry}/${imagePath(groundEnv("GROUND_IMAGE_ODOO"))}`, ttl: "1d" },
+    },
     scheduling: { nodeSelector: REAL_NODE_SCHEDULING.nodeSelector, tolerations: REAL_NODE_SCHEDULING.tolerations },
     tests: { image: groundImage("NGINX") },
   };
@@ -165,8 +229,11 @@ afterAll(async () => {
   if (realNodeMissing() || !work) return;
   await helm(["uninstall", release, "-n", ns, "--wait", "--timeout", "2m"]);
   await helm(["uninstall", `hc-access-${id}`, "-n", ns, "--wait", "--timeout", "2m"]);
-  await kubectl(["delete", "namespace", ns, victim, ...Object.values(sandboxes), "--wait=false", "--ignore-not-found"], { reject: false });
-  relay?.kill();
+  const previews = (await repositorySandboxes().catch(() => [])).map((n) => n.name);
+  await kubectl(["delete", "namespace", ns, victim, ...Object.values(sandboxes), ...previews, "--wait=false", "--ignore-not-found"], {
+    reject: false,
+  });
+  for (const relay of relays) relay.kill();
   await standin?.close();
   await rm(work, { recursive: true, force: true });
 });
@@ -364,4 +431,52 @@ describe("charts/sandbox-controller on the real node", () => {
       `removed sandbox old: deleted namespace ${sandboxes.old} (expired: its time was up (expires-at passed))`,
     );
   });
+  it("deploys a pull request's preview from a signed delivery, from inside the cluster, and removes it when the PR closes", async () => {
+    const secret = await readFile(join(work, "webhook-secret"), "utf8");
+    const url = await controllerUrl();
+    // The repository's CI pushed the commit's image (sha-<commit>), by the registry's loopback name.
+    await addTag(groundEnv("GROUND_IMAGE_ODOO"), `sha-${COMMIT}`);
+    const opened = await post(url, signedDelivery("pull_request", pullRequestEvent("opened"), secret));
+    expect(opened.status, opened.message).toBe(202);
+    const logs = async () => (await kubectl(["-n", ns, "logs", `deployment/${fullname}`, "--tail=30"], { reject: false })).all;
+    // A deadline, not a measure: the sandbox's volume may wait for the shared provisioner.
+    const made = await eventually(
+      "the sandbox to be deployed",
+      async () => {
+        const [sandbox] = await repositorySandboxes();
+        if (sandbox?.annotations["k8s-dev-sandbox/status"] === "failed")
+          throw new Error(`the deploy failed: ${JSON.stringify(sandbox.annotations)}`);
+        return sandbox?.annotations["k8s-dev-sandbox/status"] === "ready" ? sandbox : undefined;
+      },
+      420_000,
+    ).catch(async (error: unknown) => {
+      throw new Error(`${String(error)}\n${await logs()}`);
+    });
+    expect(made.annotations["k8s-dev-sandbox/commit"]).toBe(COMMIT);
+    expect(made.annotations["k8s-dev-sandbox/image"]).toBe(`${podRegistry}/${imagePath(groundEnv("GROUND_IMAGE_ODOO"))}:sha-${COMMIT}`);
+    // helm ran in the pod: the release is there, installed by the controller's ServiceAccount through its RoleBinding.
+    const releases = await kubectlJson<{ items: unknown[] }>(["-n", made.name, "get", "secrets", "-l", "owner=helm"]);
+    expect(releases.items.length).toBeGreaterThan(0);
+    const bindings = await kubectlJson<{ items: { subjects?: { name: string }[]; roleRef: { name: string } }[] }>([
+      "-n",
+      made.name,
+      "get",
+      "rolebindings",
+    ]);
+    expect(bindings.items.some((b) => b.roleRef.name === `${accessName}:sandbox` && b.subjects?.some((x) => x.name === fullname))).toBe(
+      true,
+    );
+    // GitHub heard of it through the stand-in: the sticky comment with the URL, every request valid against the API description.
+    await eventually("the sticky comment", async () =>
+      standin?.commentsOn(PR).some((c) => c.body.includes("k8s-dev-sandbox:sticky") && c.body.includes("hc.example.test")),
+    );
+    expect(standin?.rejected).toEqual([]);
+
+    const closed = await post(url, signedDelivery("pull_request", pullRequestEvent("closed"), secret));
+    expect(closed.status, closed.message).toBe(202);
+    await namespaceGone(made.name, 300_000).catch(async (error: unknown) => {
+      throw new Error(`${String(error)}\n${await logs()}`);
+    });
+    expect(standin?.rejected).toEqual([]);
+  }, 900_000);
 });

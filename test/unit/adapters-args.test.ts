@@ -4,7 +4,7 @@ import type { V1Deployment, V1Pod, V1StatefulSet } from "@kubernetes/client-node
 import { describe, expect, it } from "vitest";
 import { parseRelease, upgradeArgs } from "../../src/adapters/helm.js";
 import { buildahBuildArgs, buildahPushArgs, dockerBuildArgs } from "../../src/adapters/image/builders.js";
-import { isInsecureRegistry, parseImageRef } from "../../src/adapters/image/registry.js";
+import { insecureRegistries, isInsecureRegistry, parseImageRef } from "../../src/adapters/image/registry.js";
 import { countsForReadiness, deploymentNotReady, podNotReady, statefulSetNotReady } from "../../src/adapters/kubernetes/readiness.js";
 import { Redactor } from "../../src/adapters/logger.js";
 
@@ -134,8 +134,28 @@ describe("image builders", () => {
     ["10.0.0.1:5000", false],
     ["127.0.0.1.evil.example", false],
   ])("treats %s as insecure: %s", (registry, insecure) => {
-    expect(isInsecureRegistry(registry)).toBe(insecure);
+    expect(isInsecureRegistry(registry, {})).toBe(insecure);
   });
+
+  it("treats exactly the registries K8S_SANDBOX_INSECURE_REGISTRIES lists as plain HTTP", () => {
+    const env = { K8S_SANDBOX_INSECURE_REGISTRIES: " registry.kube-system.svc:5000, 10.0.0.1:5000 ,," };
+    expect(isInsecureRegistry("registry.kube-system.svc:5000", env)).toBe(true);
+    expect(isInsecureRegistry("10.0.0.1:5000", env)).toBe(true);
+    // The port is part of the name, as for containerd and Docker.
+    expect(isInsecureRegistry("10.0.0.1:5001", env)).toBe(false);
+    expect(isInsecureRegistry("10.0.0.1", env)).toBe(false);
+    expect(isInsecureRegistry("ghcr.io", env)).toBe(false);
+    expect(insecureRegistries(env)).toEqual(["registry.kube-system.svc:5000", "10.0.0.1:5000"]);
+  });
+
+  it.each(["http://10.0.0.1:5000", "10.0.0.1:5000/path", "reg istry:5000", "-bad.example"])(
+    "refuses %s in K8S_SANDBOX_INSECURE_REGISTRIES, naming it",
+    (entry) => {
+      expect(() => isInsecureRegistry("ghcr.io", { K8S_SANDBOX_INSECURE_REGISTRIES: entry })).toThrow(
+        /K8S_SANDBOX_INSECURE_REGISTRIES: .* is not a registry host\[:port\]/,
+      );
+    },
+  );
 });
 
 describe("readiness classification", () => {

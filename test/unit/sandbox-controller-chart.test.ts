@@ -160,6 +160,31 @@ describe("sandbox-controller chart", () => {
     expect(await refusal({ "dashboard.tokenKey": "no spaces" })).toMatch(/dashboard\/tokenKey/);
   });
 
+  it("reads registry credentials from a dockerconfigjson Secret as a file, and plain-HTTP registries from values", async () => {
+    const off = byKind(await render(), "Deployment")[0]?.spec.template.spec;
+    expect(JSON.stringify(off)).not.toMatch(/registry|REGISTR/);
+    const on = byKind(
+      await render({ "registry.existingSecret": "pull", "registry.insecure[0]": "registry.kube-system.svc:5000", "registry.insecure[1]": "10.1.2.3:5000" }),
+      "Deployment",
+    )[0]?.spec.template.spec;
+    expect(on.volumes.find((v: { name: string }) => v.name === "registry").secret).toEqual({
+      secretName: "pull",
+      defaultMode: 0o440,
+      items: [{ key: ".dockerconfigjson", path: "auth.json" }],
+    });
+    expect(on.containers[0].volumeMounts).toContainEqual({ name: "registry", mountPath: "/var/run/secrets/k8s-sandbox/registry", readOnly: true });
+    // The environment names the file and the registries; the credentials are in neither it nor argv.
+    expect(on.containers[0].env).toEqual(
+      expect.arrayContaining([
+        { name: "REGISTRY_AUTH_FILE", value: "/var/run/secrets/k8s-sandbox/registry/auth.json" },
+        { name: "K8S_SANDBOX_INSECURE_REGISTRIES", value: "registry.kube-system.svc:5000,10.1.2.3:5000" },
+      ]),
+    );
+    expect(JSON.stringify(on.containers[0].env)).not.toMatch(/secretKeyRef/);
+    expect(await refusal({ "registry.insecure[0]": "http://10.1.2.3:5000" })).toMatch(/registry\/insecure/);
+    expect(await refusal({ "registry.existingSecret": "Not_A_Name" })).toMatch(/registry\/existingSecret/);
+  });
+
   it("holds rights only in its own namespace, by name where RBAC can: no ClusterRole, no wildcard", async () => {
     const objects = await render();
     expect(byKind(objects, "ClusterRole")).toEqual([]);

@@ -21,9 +21,34 @@ export function parseImageRef(ref: string): ImageRef {
   return { registry: match[1], repository: match[2], tag: match[3] };
 }
 
-/** Loopback registries speak plain HTTP; everything else must use TLS. */
-export function isInsecureRegistry(registry: string): boolean {
-  return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(registry);
+/**
+ * The environment variable naming registries that speak plain HTTP beyond
+ * loopback (an in-cluster registry Service, a dev cluster's local registry),
+ * comma-separated host[:port], as containerd's and Docker's "insecure
+ * registries" settings: only the exact names listed.
+ */
+export const INSECURE_REGISTRIES_ENV = "K8S_SANDBOX_INSECURE_REGISTRIES";
+const REGISTRY_NAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$/;
+
+/** The registries K8S_SANDBOX_INSECURE_REGISTRIES names; a malformed entry is an error that names it. */
+export function insecureRegistries(env: NodeJS.ProcessEnv = process.env): string[] {
+  const raw = env[INSECURE_REGISTRIES_ENV] ?? "";
+  const names = raw
+    .split(",")
+    .map((name) => name.trim())
+    .filter(Boolean);
+  for (const name of names) {
+    if (!REGISTRY_NAME.test(name)) {
+      throw new Error(`${INSECURE_REGISTRIES_ENV}: ${JSON.stringify(name.slice(0, 100))} is not a registry host[:port] (comma-separated list)`);
+    }
+  }
+  return names;
+}
+
+/** Loopback registries, and those listed in K8S_SANDBOX_INSECURE_REGISTRIES, speak plain HTTP; everything else must use TLS. */
+export function isInsecureRegistry(registry: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(registry)) return true;
+  return insecureRegistries(env).includes(registry);
 }
 
 export interface RegistryCredentials {
