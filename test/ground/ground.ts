@@ -176,6 +176,13 @@ async function upUnlocked(dir: string): Promise<GroundState> {
   }
   await ensureTools();
   if (existing) await stopAll(existing);
+  // Every start from down is an empty cluster. Kept in etcd, what a killed
+  // run or a leaking test left behind (sandboxes, crash-looping pods among
+  // them) was started again by every later `up` and took CPU from every run
+  // after it: measured 2026-11-26, 29 such pods kept 22% of the two cores
+  // busy while idle, and etcd had grown to 927 MB. Their volumes go with them.
+  rmSync(join(dir, "etcd"), { recursive: true, force: true });
+  rmSync(volumeRoot(dir), { recursive: true, force: true });
   const withoutRealNode = realNodeUnavailable();
   if (withoutRealNode) log(`no real node: ${withoutRealNode}; pods run on kwok only`);
   // The bridge must exist before the API server binds its address.
