@@ -502,7 +502,7 @@ async function ensureDockerEngineAddon(state: GroundState): Promise<void> {
 
 /**
  * The API server keeps the `kubernetes` Service's endpoint port from the
- * first start it ever had (etcd survives `down`); with a new port, pods
+ * first start on its etcd (a ground restarted while up keeps it); with a new port, pods
  * would dial the old one. Removing the stale objects makes the API server
  * write them again with its current address and port.
  */
