@@ -73,6 +73,11 @@ projects=(unit integration services real-pods real-chart real-agent real-test e2
 declare -A pid_of
 read -r busy0 total0 < <(cpu_ticks)
 ps -eo pid,cputimes --no-headers >"$logs/ps-before"
+# The real node's pods and podman's containers, whole (cgroup v1 cpuacct
+# counts what ended too): their processes come and go during the wave.
+cgroup_seconds() { local f="/sys/fs/cgroup/cpuacct/$1/cpuacct.usage"; [ -r "$f" ] && echo $(( $(cat "$f") / 1000000000 )) || echo 0; }
+pods0=$(cgroup_seconds kubepods)
+podman0=$(cgroup_seconds libpod_parent)
 wave0=$(date +%s)
 for project in "${projects[@]}"; do
   /usr/bin/time -f "%U %S" -o "$logs/$project.cpu" \
@@ -104,11 +109,12 @@ for project in "${passed_logs[@]}" "${failed[@]}"; do
   cat "$logs/$project.head" >&2
   cat "$logs/$project.log"
 done
-step "the wave took ${wave_seconds}s with the CPUs $(( 100 * (busy1 - busy0) / (total1 - total0) ))% busy"
+step "the wave took ${wave_seconds}s with the CPUs $(( 100 * (busy1 - busy0) / (total1 - total0) ))% busy ($(( (busy1 - busy0) / $(getconf CLK_TCK) )) CPU-s in all)"
 # Most of the wave's CPU is not the test processes' own but the ground's
 # (API server, etcd, kubelet, the pods): the biggest during the wave, for the
 # next saving (processes that ended during the wave are not counted).
 echo "[test] CPU seconds the busiest processes used during the wave:" >&2
+printf '%8d %s\n' "$(( $(cgroup_seconds kubepods) - pods0 ))" "(the real node's pods, cgroup kubepods)" "$(( $(cgroup_seconds libpod_parent) - podman0 ))" "(podman's containers)" >&2
 ps -eo pid,cputimes,comm --no-headers | awk 'NR==FNR { before[$1]=$2; next } { d=$2-before[$1]; if (d>0) printf "%8d %s\n", d, $3 }' "$logs/ps-before" - | sort -rn | head -12 >&2
 if [ "${#failed[@]}" -gt 0 ]; then
   # Each failing project's own summary of its failures, again, at the very end.
