@@ -14,7 +14,14 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ActionRun, bundleForTests, runBundledAction } from "../support/action-runner.js";
 import { kubectl, kubectlJson, namespaceGone, tool } from "../support/cluster.js";
-import { loadWebhookExample, withBranch, withComment, withPullRequest, withRepository } from "../support/github/examples.js";
+import {
+  loadWebhookExample,
+  pullRequestEvent as pullRequestPayload,
+  withBranch,
+  withComment,
+  withPullRequest,
+  withRepository,
+} from "../support/github/examples.js";
 import { type GitHubStandin, startGitHubStandin } from "../support/github/standin.js";
 import { ensureStandinBase } from "../support/images.js";
 import { sandboxIdentity } from "../../src/domain/identity.js";
@@ -78,13 +85,7 @@ async function act(
 }
 
 function pullRequestEvent(action: string, sha: string) {
-  return withPullRequest(loadWebhookExample(`pull_request.${action}`), {
-    number: PR,
-    headRef: BRANCH,
-    headSha: sha,
-    fork: false,
-    state: action === "closed" ? "closed" : "open",
-  });
+  return pullRequestPayload(action, { number: PR, headRef: BRANCH, headSha: sha, fork: false });
 }
 
 /** The comment exists on GitHub (the stand-in) before its event arrives, as it would. */

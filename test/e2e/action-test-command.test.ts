@@ -11,7 +11,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type ActionRun, bundleForTests, runBundledAction } from "../support/action-runner.js";
 import { groundEnv, kubectl, kubectlJson, namespaceGone, tool, uniqueName } from "../support/cluster.js";
-import { loadWebhookExample, withPullRequest, withRepository } from "../support/github/examples.js";
+import { pullRequestEvent as pullRequestPayload } from "../support/github/examples.js";
 import { type GitHubStandin, startGitHubStandin } from "../support/github/standin.js";
 import { groundImage, realNodeMissing, requireRealNode } from "../support/real-node.js";
 
@@ -36,16 +36,7 @@ async function git(...args: string[]) {
 }
 
 function pullRequestEvent(action: string) {
-  return withRepository(
-    withPullRequest(loadWebhookExample(`pull_request.${action}`), {
-      number: PR,
-      headRef: BRANCH,
-      headSha: sha,
-      fork: false,
-      state: action === "closed" ? "closed" : "open",
-    }),
-    REPO,
-  );
+  return pullRequestPayload(action, { number: PR, headRef: BRANCH, headSha: sha, fork: false }, REPO);
 }
 
 async function act(eventName: string, payload: unknown, extra: Record<string, string> = {}): Promise<ActionRun> {

@@ -18,7 +18,7 @@ import {
   startControllerProcess,
 } from "../support/controller.js";
 import { eventually, groundEnv, kubectl, kubectlJson, namespaceGone, uniqueName } from "../support/cluster.js";
-import { loadWebhookExample, withBranch, withPullRequest, withRepository } from "../support/github/examples.js";
+import { loadWebhookExample, pullRequestEvent as pullRequestPayload, withBranch, withRepository } from "../support/github/examples.js";
 import { type GitHubStandin, startGitHubStandin } from "../support/github/standin.js";
 
 const REPO = "acme/shop";
@@ -72,16 +72,7 @@ async function imageBuilt(commit: string): Promise<void> {
 }
 
 function pullRequestEvent(action: string, commit: string) {
-  return withRepository(
-    withPullRequest(loadWebhookExample(`pull_request.${action}`), {
-      number: PR,
-      headRef: BRANCH,
-      headSha: commit,
-      fork: false,
-      state: action === "closed" ? "closed" : "open",
-    }),
-    REPO,
-  );
+  return pullRequestPayload(action, { number: PR, headRef: BRANCH, headSha: commit, fork: false }, REPO);
 }
 
 /** GitHub's view moves with a push: the PR's head and its branch. */

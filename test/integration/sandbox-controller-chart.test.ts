@@ -26,7 +26,7 @@ import { namespaceMetadata, podSecurityLabels } from "../../src/domain/metadata.
 import { NODE_IP, REAL_NODE_SCHEDULING } from "../ground/node-config.js";
 import { eventually, groundEnv, kubectl, kubectlJson, namespaceGone, tool, uniqueName } from "../support/cluster.js";
 import { post, signedDelivery } from "../support/controller.js";
-import { loadWebhookExample, withPullRequest, withRepository } from "../support/github/examples.js";
+import { loadWebhookExample, pullRequestEvent as pullRequestPayload } from "../support/github/examples.js";
 import { type GitHubStandin, startGitHubStandin } from "../support/github/standin.js";
 import { repoRoot } from "../support/helm.js";
 import { apply, createRestrictedNamespace, runOnce, waitForJob } from "../support/pods.js";
@@ -98,16 +98,7 @@ function imagePath(image: string): string {
 }
 
 function pullRequestEvent(action: "opened" | "closed") {
-  return withRepository(
-    withPullRequest(loadWebhookExample(`pull_request.${action}`), {
-      number: PR,
-      headRef: BRANCH,
-      headSha: COMMIT,
-      fork: false,
-      state: action === "closed" ? "closed" : "open",
-    }),
-    REPO,
-  );
+  return pullRequestPayload(action, { number: PR, headRef: BRANCH, headSha: COMMIT, fork: false }, REPO);
 }
 
 /** The controller's pod address: the test process reaches pods on the bridge. */

@@ -191,6 +191,18 @@ export function withRepository(payload: WebhookPayload, fullName: string): Webho
   return rewritten;
 }
 
+/**
+ * A `pull_request.<action>` example reshaped to a pull request (closed when
+ * the action is "closed", open otherwise), moved to `repository` when given.
+ */
+export function pullRequestEvent(action: string, shape: PullRequestShape, repository?: string): WebhookPayload {
+  const payload = withPullRequest(loadWebhookExample(`pull_request.${action}`), {
+    state: action === "closed" ? "closed" : "open",
+    ...shape,
+  });
+  return repository ? withRepository(payload, repository) : payload;
+}
+
 /** Headers GitHub sends with a delivery, signed with `secret` like `x-hub-signature-256`. */
 export function webhookHeaders(eventName: string, body: string, secret: string): Record<string, string> {
   return {
