@@ -220,7 +220,9 @@ export async function deploy(engine: Engine, target: DeployTarget, options: Depl
           // Not pending any more by the time we looked: the other operation
           // ended in between, so the retry below may simply go through.
           const recovered = await engine.helm.recoverPending(identity.releaseName, identity.namespace);
-          logger.warn(recovered ?? `helm said another operation was in progress on ${identity.releaseName}, and it has ended: retrying once`);
+          logger.warn(
+            recovered ?? `helm said another operation was in progress on ${identity.releaseName}, and it has ended: retrying once`,
+          );
           return engine.helm.upgradeInstall(request, { signal });
         }
       }),

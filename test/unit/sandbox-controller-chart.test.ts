@@ -164,7 +164,11 @@ describe("sandbox-controller chart", () => {
     const off = byKind(await render(), "Deployment")[0]?.spec.template.spec;
     expect(JSON.stringify(off)).not.toMatch(/registry|REGISTR/);
     const on = byKind(
-      await render({ "registry.existingSecret": "pull", "registry.insecure[0]": "registry.kube-system.svc:5000", "registry.insecure[1]": "10.1.2.3:5000" }),
+      await render({
+        "registry.existingSecret": "pull",
+        "registry.insecure[0]": "registry.kube-system.svc:5000",
+        "registry.insecure[1]": "10.1.2.3:5000",
+      }),
       "Deployment",
     )[0]?.spec.template.spec;
     expect(on.volumes.find((v: { name: string }) => v.name === "registry").secret).toEqual({
@@ -172,7 +176,11 @@ describe("sandbox-controller chart", () => {
       defaultMode: 0o440,
       items: [{ key: ".dockerconfigjson", path: "auth.json" }],
     });
-    expect(on.containers[0].volumeMounts).toContainEqual({ name: "registry", mountPath: "/var/run/secrets/k8s-sandbox/registry", readOnly: true });
+    expect(on.containers[0].volumeMounts).toContainEqual({
+      name: "registry",
+      mountPath: "/var/run/secrets/k8s-sandbox/registry",
+      readOnly: true,
+    });
     // The environment names the file and the registries; the credentials are in neither it nor argv.
     expect(on.containers[0].env).toEqual(
       expect.arrayContaining([

@@ -28,7 +28,8 @@ export function parseImageRef(ref: string): ImageRef {
  * registries" settings: only the exact names listed.
  */
 export const INSECURE_REGISTRIES_ENV = "K8S_SANDBOX_INSECURE_REGISTRIES";
-const REGISTRY_NAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$/;
+const REGISTRY_NAME =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$/;
 
 /** The registries K8S_SANDBOX_INSECURE_REGISTRIES names; a malformed entry is an error that names it. */
 export function insecureRegistries(env: NodeJS.ProcessEnv = process.env): string[] {
@@ -39,7 +40,9 @@ export function insecureRegistries(env: NodeJS.ProcessEnv = process.env): string
     .filter(Boolean);
   for (const name of names) {
     if (!REGISTRY_NAME.test(name)) {
-      throw new Error(`${INSECURE_REGISTRIES_ENV}: ${JSON.stringify(name.slice(0, 100))} is not a registry host[:port] (comma-separated list)`);
+      throw new Error(
+        `${INSECURE_REGISTRIES_ENV}: ${JSON.stringify(name.slice(0, 100))} is not a registry host[:port] (comma-separated list)`,
+      );
     }
   }
   return names;
