@@ -19,7 +19,8 @@ async function main(argv: string[]): Promise<number> {
         ([name, alive]) =>
           `  ${name.padEnd(18)} ${alive ? "running" : "stopped"} ${(name === "s3" ? s.state?.s3?.pid : name === "dockerEngine" ? (s.state?.dockerEngine?.pid ?? s.state?.dockerEngineUnavailable) : s.state?.pids[name as keyof typeof s.state.pids]) ?? ""}`,
       );
-      process.stdout.write(`ground ${s.healthy ? "up" : "down"}${s.state ? ` (${s.state.dir})` : ""}\n${lines.join("\n")}\n`);
+      const verdict = s.healthy ? "up" : s.state ? `down: ${s.why}` : "down";
+      process.stdout.write(`ground ${verdict}${s.state ? ` (${s.state.dir})` : ""}\n${lines.join("\n")}\n`);
       if (s.state) process.stdout.write(`  kubeconfig         ${s.state.kubeconfig}\n  registry           ${s.state.registry}\n`);
       return s.healthy ? 0 : 3;
     }
