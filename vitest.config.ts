@@ -14,7 +14,7 @@ import { defineConfig } from "vitest/config";
 //                the Odoo stand-in
 //   real-chart   the chart deployed by the engine onto the real node
 //   real-agent   the workspace agent's parts: the S3 store, storage Jobs, the product image
-//   real-test    the test command's Job on the real node
+//   real-test    the test command's Job, and the controller's chart, on the real node
 //   e2e          the bundled Action as GitHub runs it, against the GitHub stand-in
 // Three streams of real-pod tests, balanced by their run time.
 const REAL_GROUND = [
@@ -23,14 +23,16 @@ const REAL_GROUND = [
   "test/integration/ground-images.test.ts",
   "test/integration/odoo-standin.test.ts",
 ];
-const REAL_TEST = ["test/integration/odoo-test-job.test.ts"];
+// The test command's Job, and the controller's chart (its own stream: in
+// real-agent it made that project the wave's last by ~50 s, CI 2026-11-26).
+const REAL_TEST = ["test/integration/odoo-test-job.test.ts", "test/integration/sandbox-controller-chart.test.ts"];
 const REAL_CHART = [
   "test/integration/chart-real-pods.test.ts",
   "test/integration/chart-hardening.test.ts",
   "test/integration/chart-pgadmin.test.ts",
 ];
 // The workspace agent: the S3 store, the storage Jobs, the product image, the agent, its chart and its
-// Docker runtime; and the controller's chart, on the same product image.
+// Docker runtime.
 const REAL_AGENT = [
   "test/integration/ground-s3.test.ts",
   "test/integration/storage-job.test.ts",
@@ -40,7 +42,6 @@ const REAL_AGENT = [
   // The agent's Docker Engine API runtime on the ground's podman: its containers really run.
   "test/integration/agent-contract-docker.test.ts",
   "test/integration/agent-docker.test.ts",
-  "test/integration/sandbox-controller-chart.test.ts",
 ];
 const SERVICES = ["test/integration/controller-*.test.ts", "test/integration/agent-contract.test.ts"];
 const onTheGround = { globalSetup: ["test/ground/global-setup.ts"], fileParallelism: false, testTimeout: 300_000, hookTimeout: 600_000 };

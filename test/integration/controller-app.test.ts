@@ -14,9 +14,17 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addTag } from "../../src/adapters/image/registry.js";
 import { sandboxIdentity } from "../../src/domain/identity.js";
-import { type ControllerProcess, deliveryCounts, post, signedDelivery, startControllerProcess } from "../support/controller.js";
+import {
+  type ControllerProcess,
+  createControllerNamespace,
+  serveEnv,
+  deliveryCounts,
+  post,
+  signedDelivery,
+  startControllerProcess,
+} from "../support/controller.js";
 import { eventually, groundEnv, kubectl, uniqueName } from "../support/cluster.js";
-import { loadWebhookExample, withPullRequest, withRepository } from "../support/github/examples.js";
+import { pullRequestEvent as pullRequestPayload } from "../support/github/examples.js";
 import { type GitHubStandin, startGitHubStandin } from "../support/github/standin.js";
 
 const REPO = "acme/shop";
@@ -71,16 +79,7 @@ async function namespaceExists(branch: string): Promise<boolean> {
 
 /** A pull_request delivery as GitHub sends it to an App: it names the installation it came through. */
 function opened(pr: typeof GOOD) {
-  const payload = withRepository(
-    withPullRequest(loadWebhookExample("pull_request.opened"), {
-      number: pr.number,
-      headRef: pr.branch,
-      headSha: pr.commit,
-      fork: false,
-      state: "open",
-    }),
-    REPO,
-  );
+  const payload = pullRequestPayload("opened", { number: pr.number, headRef: pr.branch, headSha: pr.commit, fork: false }, REPO);
   payload.installation = { id: INSTALLATION, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI0Mg==" };
   return signedDelivery("pull_request", payload, SECRET);
 }
@@ -91,7 +90,7 @@ async function readyz(url: string): Promise<{ status: number; body: string }> {
 }
 
 beforeAll(async () => {
-  const imageRepository = groundEnv("GROUND_IMAGE_ODOO").replace(/:[^:/]+$/, "");
+  const _imageRepository = groundEnv("GROUND_IMAGE_ODOO").replace(/:[^:/]+$/, "");
   github = await startGitHubStandin({
     repository: REPO,
     permissions: {},
@@ -112,24 +111,8 @@ beforeAll(async () => {
   keyDir = mkdtempSync(join(tmpdir(), "ha-app-keys-"));
   writeFileSync(join(keyDir, "app.pem"), appKey.privateKey, { mode: 0o600 });
   writeFileSync(join(keyDir, "stranger.pem"), strangerKey.privateKey, { mode: 0o600 });
-  await kubectl(["create", "namespace", CONTROLLER_NS]);
-  const repositories = [`${REPO}:`, `  baseDomain: ${BASE_DOMAIN}`, `  image: ${imageRepository}`, "  ttl: 1d"].join("\n");
-  await kubectl([
-    "create",
-    "configmap",
-    "k8s-sandbox-repositories",
-    "-n",
-    CONTROLLER_NS,
-    `--from-literal=repositories.yaml=${repositories}`,
-  ]);
-  env = {
-    PATH: process.env.PATH ?? "",
-    HOME: process.env.HOME ?? "",
-    KUBECONFIG: groundEnv("KUBECONFIG"),
-    HELM: process.env.HELM ?? "helm",
-    GITHUB_WEBHOOK_SECRET: SECRET,
-    GITHUB_API_URL: github.url,
-  };
+  await createControllerNamespace(CONTROLLER_NS, REPO, { baseDomain: BASE_DOMAIN, ttl: "1d" });
+  env = serveEnv({ GITHUB_WEBHOOK_SECRET: SECRET, GITHUB_API_URL: github.url });
   for (const pr of [GOOD, WRONG]) await addTag(groundEnv("GROUND_IMAGE_ODOO"), `sha-${pr.commit}`);
 });
 

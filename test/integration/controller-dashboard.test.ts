@@ -24,7 +24,7 @@ import { extend } from "../../src/operations/extend.js";
 import type { Engine, EngineSettings } from "../../src/operations/engine.js";
 import { createEngine } from "../../src/wiring/create-engine.js";
 import { type Browser, launchChromium, type Page } from "../support/browser.js";
-import { type ControllerProcess, startControllerProcess } from "../support/controller.js";
+import { type ControllerProcess, serveEnv, startControllerProcess } from "../support/controller.js";
 import { groundEnv, kubectl, namespaceGone, uniqueName } from "../support/cluster.js";
 import { groundSettings } from "../support/engine.js";
 import { type FlakyApi, startFlakyApi } from "../support/flaky-api.js";
@@ -83,15 +83,13 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "hd-"));
   const kubeconfigPath = join(work, "kubeconfig");
   await writeFile(kubeconfigPath, api.kubeconfig, { mode: 0o600 });
-  env = {
-    PATH: process.env.PATH ?? "",
-    HOME: process.env.HOME ?? "",
+  env = serveEnv({
     KUBECONFIG: kubeconfigPath,
     GITHUB_WEBHOOK_SECRET: SECRET,
     GITHUB_TOKEN,
     GITHUB_API_URL: github.url,
     K8S_SANDBOX_DASHBOARD_TOKEN: TOKEN,
-  };
+  });
   controller = await startControllerProcess(["--namespace", CONTROLLER_NS, "--prefix", PREFIX, "--reconcile-interval", "0"], env);
 });
 

@@ -13,10 +13,18 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addTag } from "../../src/adapters/image/registry.js";
 import { sandboxIdentity } from "../../src/domain/identity.js";
-import { type ControllerProcess, deliveryCounts, post, signedDelivery, startControllerProcess } from "../support/controller.js";
+import {
+  type ControllerProcess,
+  createControllerNamespace,
+  serveEnv,
+  deliveryCounts,
+  post,
+  signedDelivery,
+  startControllerProcess,
+} from "../support/controller.js";
 import { eventually, groundEnv, kubectl, uniqueName } from "../support/cluster.js";
 import { type FlakyApi, startFlakyApi } from "../support/flaky-api.js";
-import { loadWebhookExample, withPullRequest, withRepository } from "../support/github/examples.js";
+import { pullRequestEvent as pullRequestPayload } from "../support/github/examples.js";
 import { type GitHubStandin, startGitHubStandin } from "../support/github/standin.js";
 
 const REPO = "acme/shop";
@@ -62,16 +70,7 @@ beforeAll(async () => {
     actor: "preview-bot",
     pullRequests: PULLS.map((p) => ({ number: p.number, headRef: p.branch, headSha: p.commit })),
   });
-  await kubectl(["create", "namespace", CONTROLLER_NS]);
-  const repositories = [`${REPO}:`, `  baseDomain: ${BASE_DOMAIN}`, `  image: ${image.replace(/:[^:/]+$/, "")}`, "  ttl: 1d"].join("\n");
-  await kubectl([
-    "create",
-    "configmap",
-    "k8s-sandbox-repositories",
-    "-n",
-    CONTROLLER_NS,
-    `--from-literal=repositories.yaml=${repositories}`,
-  ]);
+  await createControllerNamespace(CONTROLLER_NS, REPO, { baseDomain: BASE_DOMAIN, ttl: "1d" });
   for (const pr of PULLS) await addTag(image, `sha-${pr.commit}`);
   // Everything the controller (and the helm it runs) says to Kubernetes goes through the proxy.
   flaky = await startFlakyApi(groundEnv("KUBECONFIG"));
@@ -79,15 +78,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, "kubeconfig"), flaky.kubeconfig, { mode: 0o600 });
   controller = await startControllerProcess(
     ["--namespace", CONTROLLER_NS, "--prefix", PREFIX, "--wait-timeout", "5m", "--reconcile-interval", "0", "--concurrency", "1"],
-    {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      KUBECONFIG: join(dir, "kubeconfig"),
-      HELM: process.env.HELM ?? "helm",
-      GITHUB_WEBHOOK_SECRET: SECRET,
-      GITHUB_TOKEN: TOKEN,
-      GITHUB_API_URL: github.url,
-    },
+    serveEnv({ KUBECONFIG: join(dir, "kubeconfig"), GITHUB_WEBHOOK_SECRET: SECRET, GITHUB_TOKEN: TOKEN, GITHUB_API_URL: github.url }),
   );
 });
 
@@ -120,16 +111,7 @@ describe("the API server gone for 30 s", () => {
     expect(notReady.body).toContain("the API server does not answer");
 
     for (const pr of PULLS) {
-      const payload = withRepository(
-        withPullRequest(loadWebhookExample("pull_request.opened"), {
-          number: pr.number,
-          headRef: pr.branch,
-          headSha: pr.commit,
-          fork: false,
-          state: "open",
-        }),
-        REPO,
-      );
+      const payload = pullRequestPayload("opened", { number: pr.number, headRef: pr.branch, headSha: pr.commit, fork: false }, REPO);
       const answer = await post(running.url, signedDelivery("pull_request", payload, SECRET));
       expect(answer.status, answer.message).toBe(202);
       expect(answer.result).toBe("queued");

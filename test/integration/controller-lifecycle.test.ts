@@ -11,6 +11,8 @@ import { addTag } from "../../src/adapters/image/registry.js";
 import { sandboxIdentity } from "../../src/domain/identity.js";
 import {
   type ControllerProcess,
+  createControllerNamespace,
+  serveEnv,
   deliveryCounts,
   post,
   type SentDelivery,
@@ -115,31 +117,8 @@ beforeAll(async () => {
     pullRequests: [{ number: PR, headRef: BRANCH, headSha: SHA_A }],
     branches: { [UNBUILT]: SHA_C },
   });
-  await kubectl(["create", "namespace", CONTROLLER_NS]);
-  const repositories = [
-    `${REPO}:`,
-    `  baseDomain: ${BASE_DOMAIN}`,
-    `  image: ${imageRepository}`,
-    "  ttl: 1d",
-    "  buildWorkflow: preview-build.yml",
-  ].join("\n");
-  await kubectl([
-    "create",
-    "configmap",
-    "k8s-sandbox-repositories",
-    "-n",
-    CONTROLLER_NS,
-    `--from-literal=repositories.yaml=${repositories}`,
-  ]);
-  env = {
-    PATH: process.env.PATH ?? "",
-    HOME: process.env.HOME ?? "",
-    KUBECONFIG: groundEnv("KUBECONFIG"),
-    HELM: process.env.HELM ?? "helm",
-    GITHUB_WEBHOOK_SECRET: SECRET,
-    GITHUB_TOKEN: TOKEN,
-    GITHUB_API_URL: github.url,
-  };
+  await createControllerNamespace(CONTROLLER_NS, REPO, { baseDomain: BASE_DOMAIN, ttl: "1d", buildWorkflow: "preview-build.yml" });
+  env = serveEnv({ GITHUB_WEBHOOK_SECRET: SECRET, GITHUB_TOKEN: TOKEN, GITHUB_API_URL: github.url });
   await imageBuilt(SHA_A);
   controller = await startControllerProcess(args, env);
 });

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addTag } from "../../src/adapters/image/registry.js";
 import { sandboxIdentity } from "../../src/domain/identity.js";
-import { type ControllerProcess, startControllerProcess } from "../support/controller.js";
+import { type ControllerProcess, createControllerNamespace, serveEnv, startControllerProcess } from "../support/controller.js";
 import { eventually, groundEnv, kubectl, kubectlJson, namespaceGone, uniqueName } from "../support/cluster.js";
 import { type GitHubStandin, startGitHubStandin } from "../support/github/standin.js";
 
@@ -50,25 +50,8 @@ beforeAll(async () => {
     actor: "preview-bot",
     pullRequests: [{ number: PR, headRef: BRANCH, headSha: SHA }],
   });
-  await kubectl(["create", "namespace", CONTROLLER_NS]);
-  const image = groundEnv("GROUND_IMAGE_ODOO").replace(/:[^:/]+$/, "");
-  await kubectl([
-    "create",
-    "configmap",
-    "k8s-sandbox-repositories",
-    "-n",
-    CONTROLLER_NS,
-    `--from-literal=repositories.yaml=${REPO}:\n  baseDomain: ${BASE_DOMAIN}\n  image: ${image}\n`,
-  ]);
-  env = {
-    PATH: process.env.PATH ?? "",
-    HOME: process.env.HOME ?? "",
-    KUBECONFIG: groundEnv("KUBECONFIG"),
-    HELM: process.env.HELM ?? "helm",
-    GITHUB_WEBHOOK_SECRET: SECRET,
-    GITHUB_TOKEN: TOKEN,
-    GITHUB_API_URL: github.url,
-  };
+  await createControllerNamespace(CONTROLLER_NS, REPO, { baseDomain: BASE_DOMAIN });
+  env = serveEnv({ GITHUB_WEBHOOK_SECRET: SECRET, GITHUB_TOKEN: TOKEN, GITHUB_API_URL: github.url });
 });
 
 afterAll(async () => {

@@ -1,6 +1,7 @@
 // The controller as a real process (`k8s-sandbox serve` from source) on
 // loopback, for tests and the bench: started, its JSON log collected, killed.
 import { type ResultPromise, execa } from "execa";
+import { groundEnv, kubectl } from "./cluster.js";
 import { webhookHeaders } from "./github/examples.js";
 
 export interface ControllerProcess {
@@ -87,4 +88,38 @@ export async function deliveryCounts(url: string): Promise<Record<string, number
     counts[m[1] as string] = (counts[m[1] as string] ?? 0) + Number(m[2]);
   }
   return counts;
+}
+
+/**
+ * The controller's namespace with its opt-in ConfigMap, as an operator makes
+ * them: one repository, previewed at <key>.<baseDomain> from the ground's
+ * Odoo stand-in image repository (tags sha-<commit>), plus `settings`.
+ */
+export async function createControllerNamespace(
+  namespace: string,
+  repository: string,
+  settings: { baseDomain: string } & Record<string, string>,
+): Promise<void> {
+  const image = groundEnv("GROUND_IMAGE_ODOO").replace(/:[^:/]+$/, "");
+  const lines = [`${repository}:`, ...Object.entries({ image, ...settings }).map(([key, value]) => `  ${key}: ${value}`)];
+  await kubectl(["create", "namespace", namespace]);
+  await kubectl([
+    "create",
+    "configmap",
+    "k8s-sandbox-repositories",
+    "-n",
+    namespace,
+    `--from-literal=repositories.yaml=${lines.join("\n")}`,
+  ]);
+}
+
+/** What `serve` needs on the ground besides its flags: the tools, the ground's kubeconfig (unless given), and `settings`. */
+export function serveEnv(settings: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? "",
+    KUBECONFIG: groundEnv("KUBECONFIG"),
+    HELM: process.env.HELM ?? "helm",
+    ...settings,
+  };
 }
