@@ -150,7 +150,14 @@ export async function startController(options: ControllerOptions): Promise<Runni
           logger,
         })
       : undefined;
-  const intake = new Intake({ secret: options.webhookSecret, catalog, submit: (item) => worker.submit(item), metrics, logger });
+  const intake = new Intake({
+    secret: options.webhookSecret,
+    catalog,
+    submit: (item) => worker.submit(item),
+    metrics,
+    logger,
+    onAccessGained: () => reconciler?.nudge(),
+  });
 
   let lastGitHubCheck: { at: number; problem?: string } | undefined;
   const readiness = async (): Promise<string | undefined> => {

@@ -6,7 +6,7 @@
 // is queued, well inside GitHub's 10 s.
 import { Webhooks } from "@octokit/webhooks";
 import { DeliveryLedger } from "../adapters/kubernetes/delivery-ledger.js";
-import { HANDLED_EVENTS, planningEventName, repositoryOf, workSubject } from "../domain/delivery.js";
+import { HANDLED_EVENTS, planningEventName, repositoriesGained, repositoryOf, workSubject } from "../domain/delivery.js";
 import { quoteInput } from "../domain/errors.js";
 import { planEvent } from "../domain/plan.js";
 import { planForImageSupply } from "../domain/trust.js";
@@ -23,6 +23,11 @@ export interface IntakeOptions {
   logger: JsonLogger;
   /** How many delivery ids this process remembers to answer redeliveries without Kubernetes; default 50,000. */
   remember?: number;
+  /**
+   * The App was given access to these opted-in repositories: their open pull
+   * requests and branches get previews at the next reconcile, asked for now.
+   */
+  onAccessGained?: (repositories: string[]) => void;
 }
 
 export interface Answer {
@@ -79,6 +84,15 @@ export class Intake {
       log.info(`ignored: ${why}`);
       return { status: 202, result: "ignored", message: why };
     };
+    const gained = repositoriesGained(event, payload);
+    if (gained.length > 0) {
+      const opted = gained.flatMap((name) => this.options.catalog.get(name)?.repository ?? []);
+      if (opted.length === 0) return ignore(`the App was given access to ${gained.length} repositories, none of them opted in`);
+      this.options.onAccessGained?.(opted);
+      this.options.metrics.count(event, "processed");
+      log.info(`the App was given access to ${opted.join(", ")}: reconcile asked for`);
+      return { status: 202, result: "queued", message: `reconcile of ${opted.join(", ")} asked for` };
+    }
     if (!HANDLED_EVENTS.has(event)) return ignore(`${quoteInput(event, 40)} events do not affect sandboxes`);
     const repository = repositoryOf(payload);
     const config = repository ? this.options.catalog.get(repository) : undefined;

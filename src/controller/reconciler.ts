@@ -40,6 +40,8 @@ export interface ReconcilerOptions {
 export class Reconciler {
   private stopped = false;
   private wake?: () => void;
+  /** A pass was asked for (nudge) since the last one started. */
+  private nudged = false;
   private loop?: Promise<void>;
   leading = false;
   /** Passes completed while leading (for tests and logs). */
@@ -49,6 +51,16 @@ export class Reconciler {
 
   start(): void {
     this.loop = this.run();
+  }
+
+  /**
+   * Asks for a pass now instead of at the end of the period (the App was given
+   * access to a repository). Only the leader runs passes: on a follower this
+   * does nothing, and the leader's next period covers it.
+   */
+  nudge(): void {
+    this.nudged = true;
+    if (this.leading) this.wake?.();
   }
 
   async stop(): Promise<void> {
@@ -80,9 +92,11 @@ export class Reconciler {
       logger.info("this replica leads the reconcile");
       try {
         while (!this.stopped && !lock.signal.aborted) {
+          this.nudged = false;
           await this.reconcileAll();
           this.passes++;
-          await this.sleep(this.options.intervalMs, lock.signal);
+          // Asked for during the pass: another at once, its facts may predate the ask.
+          if (!this.nudged) await this.sleep(this.options.intervalMs, lock.signal);
         }
       } finally {
         this.leading = false;

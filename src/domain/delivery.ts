@@ -39,6 +39,26 @@ export function installationOf(payload: unknown): number | undefined {
 }
 
 /**
+ * The repositories a GitHub App was just given access to, as GitHub spells
+ * them: an installation created, unsuspended or with new permissions
+ * accepted (its `repositories`), or repositories added to one. Anything else,
+ * removals included, gives none: losing access destroys nothing (the Action
+ * may still serve those repositories; their sandboxes expire by their TTL).
+ */
+export function repositoriesGained(event: string, payload: unknown): string[] {
+  const body = obj(payload);
+  const action = str(body?.action, 40);
+  const list =
+    event === "installation" && (action === "created" || action === "unsuspend" || action === "new_permissions_accepted")
+      ? body?.repositories
+      : event === "installation_repositories" && action === "added"
+        ? body?.repositories_added
+        : undefined;
+  if (!Array.isArray(list)) return [];
+  return list.map((entry) => str(obj(entry)?.full_name, 200)).filter((name): name is string => name !== undefined);
+}
+
+/**
  * Which sandbox the work is about, and what it does to it: the queue runs one
  * item per key at a time and lets a newer deploy or destroy replace a waiting
  * deploy. A pull request is its own subject whether the event named its

@@ -112,7 +112,13 @@ describe.skipIf(missing !== undefined)(`workspace agent on the real node${missin
     // From the host, through the Service (kube-proxy), as a proxy in the cluster would reach it.
     const svc = await kubectlJson<V1Service>(["-n", NS, "get", "service", `${PREFIX}${WS}`]);
     const health = await eventually("the Service to answer", async () => {
-      const res = await fetch(`http://${svc.spec?.clusterIP}:${up.body.port}/healthz`).catch(() => undefined);
+      // A short timeout per attempt: a first SYN sent before kube-proxy wrote
+      // the Service's rules leaves a conntrack entry that its retransmissions
+      // keep matching un-NATed, so that one connection hangs until the kernel
+      // gives up (~2 min, past this wait); a new connection is NATed.
+      const res = await fetch(`http://${svc.spec?.clusterIP}:${up.body.port}/healthz`, { signal: AbortSignal.timeout(3_000) }).catch(
+        () => undefined,
+      );
       return res?.status === 200 ? res : undefined;
     });
     expect(health.status).toBe(200);

@@ -1,14 +1,23 @@
 // The reconcile on the ground: deliveries GitHub sent while no controller
 // listened are repaired within one period, by the one replica that holds the
 // leader Lease, through the shared handler; when the leader dies, the other
-// replica takes over. Two `k8s-sandbox serve` processes, the GitHub stand-in
-// (checked against @octokit/openapi) holding the facts, no webhook sent.
+// replica takes over; the App given access to the repository asks for a pass
+// at once. Two `k8s-sandbox serve` processes, the GitHub stand-in (checked
+// against @octokit/openapi) holding the facts, no webhook sent but that one.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addTag } from "../../src/adapters/image/registry.js";
 import { sandboxIdentity } from "../../src/domain/identity.js";
-import { type ControllerProcess, createControllerNamespace, serveEnv, startControllerProcess } from "../support/controller.js";
+import {
+  type ControllerProcess,
+  createControllerNamespace,
+  post,
+  serveEnv,
+  signedDelivery,
+  startControllerProcess,
+} from "../support/controller.js";
 import { eventually, groundEnv, kubectl, kubectlJson, namespaceGone, uniqueName } from "../support/cluster.js";
+import { loadWebhookExample } from "../support/github/examples.js";
 import { type GitHubStandin, startGitHubStandin } from "../support/github/standin.js";
 
 const REPO = "acme/shop";
@@ -20,23 +29,20 @@ const PREFIX = `${uniqueName("ctlr")}-`;
 const CONTROLLER_NS = uniqueName("ctlr-system");
 const BASE_DOMAIN = "ctlr.example.test";
 const SHA = randomBytes(20).toString("hex");
+// A pull request GitHub knew of while the App had no access to the repository.
+const GRANTED = { number: 12, branch: "feature/ctl-granted", commit: randomBytes(20).toString("hex") };
 
 let github: GitHubStandin;
 let replicas: ControllerProcess[] = [];
 const args = ["--namespace", CONTROLLER_NS, "--prefix", PREFIX, "--reconcile-interval", "3s", "--wait-timeout", "2m"];
 let env: Record<string, string>;
 
-const namespace = sandboxIdentity({
-  branch: BRANCH,
-  pullRequest: null,
-  fork: false,
-  prefix: PREFIX,
-  baseDomain: BASE_DOMAIN,
-  scheme: "https",
-}).namespace;
+const namespaceOf = (branch: string) =>
+  sandboxIdentity({ branch, pullRequest: null, fork: false, prefix: PREFIX, baseDomain: BASE_DOMAIN, scheme: "https" }).namespace;
+const namespace = namespaceOf(BRANCH);
 
-async function sandbox(): Promise<{ metadata: { annotations?: Record<string, string> } } | undefined> {
-  const got = await kubectl(["get", "namespace", namespace, "-o", "json"], { reject: false });
+async function sandbox(name = namespace): Promise<{ metadata: { annotations?: Record<string, string> } } | undefined> {
+  const got = await kubectl(["get", "namespace", name, "-o", "json"], { reject: false });
   return got.exitCode === 0 ? JSON.parse(got.stdout) : undefined;
 }
 
@@ -57,7 +63,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const replica of replicas) await replica.stop().catch(() => undefined);
   await github?.close();
-  await kubectl(["delete", "namespace", namespace, "--wait=false"], { reject: false });
+  await kubectl(["delete", "namespace", namespace, namespaceOf(GRANTED.branch), "--wait=false"], { reject: false });
   await kubectl(["delete", "namespace", CONTROLLER_NS, "--wait=false"], { reject: false });
 });
 
@@ -111,6 +117,29 @@ describe("the reconcile", () => {
     if (pr) pr.state = "closed";
     github.state.branches.delete(BRANCH);
     await namespaceGone(namespace, 180_000);
+  });
+
+  it("the App given access to the repository: a pass at once, not at the end of the period", async () => {
+    for (const replica of replicas) await replica.stop();
+    // Half an hour between passes: only the delivery can explain a second one within the test.
+    const slow = args.map((arg) => (arg === "3s" ? "30m" : arg));
+    const replica = await startControllerProcess(slow, env);
+    replicas = [replica];
+    const passes = () => replica.logs.filter((line) => line.includes("reconciled:")).length;
+    await eventually("its first pass", async () => passes() >= 1, 120_000);
+    await addTag(groundEnv("GROUND_IMAGE_ODOO"), `sha-${GRANTED.commit}`);
+    github.addPullRequest({ number: GRANTED.number, headRef: GRANTED.branch, headSha: GRANTED.commit });
+    const payload = loadWebhookExample("installation_repositories.added");
+    payload.repositories_added = [{ id: 4242, node_id: "R_kgDOshop", name: "shop", full_name: REPO, private: true }];
+    const answer = await post(replica.url, signedDelivery("installation_repositories", payload, SECRET));
+    expect(answer.status, answer.message).toBe(202);
+    expect(answer).toMatchObject({ result: "queued", message: `reconcile of ${REPO} asked for` });
+    await eventually(
+      "the granted PR's sandbox, ready",
+      async () => (await sandbox(namespaceOf(GRANTED.branch)))?.metadata.annotations?.["k8s-dev-sandbox/status"] === "ready",
+      180_000,
+    );
+    expect(passes()).toBeGreaterThanOrEqual(2);
   });
 
   it("every request to GitHub was one GitHub would accept", () => {

@@ -17,12 +17,14 @@ const REPO = "acme/shop";
 const catalog = parseRepositories(`${REPO}:\n  baseDomain: preview.example.test\n`);
 
 let queued: { id: string; key: string; kind: string; payload: Delivery }[];
+let gained: string[][];
 let logLines: string[];
 let metrics: ControllerMetrics;
 let server: ReturnType<typeof buildServer>;
 
 beforeEach(() => {
   queued = [];
+  gained = [];
   logLines = [];
   metrics = new ControllerMetrics();
   const destination = new Writable({
@@ -38,6 +40,7 @@ beforeEach(() => {
     submit: (item) => queued.push(item),
     metrics,
     logger,
+    onAccessGained: (repositories) => gained.push(repositories),
   });
   server = buildServer({ intake, metrics, readiness: async () => "no cluster in a unit test", bodyLimit: 64 * 1024 });
 });
@@ -220,5 +223,63 @@ describe("health, readiness, metrics", () => {
     const text = (await server.inject({ url: "/metrics" })).body;
     expect(text).toContain('k8s_sandbox_webhook_deliveries_total{event="other",result="refused"} 1');
     expect(text).not.toContain("fake_metric");
+  });
+});
+
+describe("the App given access to repositories", () => {
+  /** An installation example whose repositories (added, or all) are these. */
+  function installation(event: "installation" | "installation_repositories", action: string, names: string[]) {
+    const payload = loadWebhookExample(`${event}.${action}`);
+    const list = names.map((full_name, n) => ({
+      id: 1000 + n,
+      node_id: `R_${n}`,
+      name: full_name.split("/")[1],
+      full_name,
+      private: true,
+    }));
+    if (event === "installation") payload.repositories = list;
+    else if (action === "added") payload.repositories_added = list;
+    else payload.repositories_removed = list;
+    return payload;
+  }
+
+  it("asks for a reconcile of the opted-in ones it was given, and queues no sandbox work itself", async () => {
+    for (const [event, action] of [
+      ["installation_repositories", "added"],
+      ["installation", "created"],
+      ["installation", "unsuspend"],
+    ] as const) {
+      const response = await deliver(event, installation(event, action, ["acme/other", "Acme/Shop"]));
+      expect(response.statusCode, `${event}.${action}`).toBe(202);
+      expect(response.json(), `${event}.${action}`).toMatchObject({ result: "queued", message: "reconcile of acme/shop asked for" });
+    }
+    expect(gained).toEqual([["acme/shop"], ["acme/shop"], ["acme/shop"]]);
+    expect(queued).toEqual([]);
+    expect(await counted("processed")).toBe(3);
+  });
+
+  it("ignores access to repositories none of which is opted in, and every loss of access", async () => {
+    const cases = [
+      ["installation_repositories", "added", ["acme/other"]],
+      ["installation_repositories", "removed", [REPO]],
+      ["installation", "deleted", [REPO]],
+      ["installation", "suspend", [REPO]],
+    ] as const;
+    for (const [event, action, names] of cases) {
+      const response = await deliver(event, installation(event, action, [...names]));
+      expect(response.json(), `${event}.${action}`).toMatchObject({ result: "ignored" });
+    }
+    expect(gained).toEqual([]);
+    expect(queued).toEqual([]);
+    expect(await counted("ignored")).toBe(cases.length);
+  });
+
+  it("takes hostile repository lists as no access gained", async () => {
+    for (const list of ["acme/shop", [null, 7, { full_name: 7 }], { full_name: REPO }]) {
+      const payload = loadWebhookExample("installation_repositories.added");
+      payload.repositories_added = list;
+      expect((await deliver("installation_repositories", payload)).json()).toMatchObject({ result: "ignored" });
+    }
+    expect(gained).toEqual([]);
   });
 });
