@@ -109,21 +109,31 @@ describe("acquireLock", () => {
 
   it("keeps the lock through a few failed renewals", async () => {
     const leases = new FakeLeases();
-    const lock = await acquireLock(kubeWith(leases), "ns", "run A", { leaseSeconds: 0.6 });
+    // A 6 s lease: renewals every 2 s, a retry 1 s after a failure, fenced
+    // after 4 s without one. The second failure (at 3 s) has a second to
+    // spare before the fence; with a 0.6 s lease it had 100 ms, and a CI
+    // wave's load once delayed the retry past it.
+    const lock = await acquireLock(kubeWith(leases), "ns", "run A", { leaseSeconds: 6 });
     leases.replaceFailures = [unreachable(), new ApiException(503, "unavailable", "", {})];
-    expect(await lostWithin(lock.signal, 700)).toBeUndefined();
+    // Past the two failures and the renewal that succeeds (at 4 s).
+    expect(await lostWithin(lock.signal, 4_800)).toBeUndefined();
+    // Both failures were met, and the renewal after them went through.
+    expect(leases.replaceFailures).toEqual([]);
+    expect(leases.replaces).toBeGreaterThanOrEqual(3);
+    expect(leases.version).toBeGreaterThanOrEqual(2);
     await lock.release();
   });
 
   it("is fenced when it cannot renew for two thirds of the lease, before the lease runs out", async () => {
     const leases = new FakeLeases();
     const lost: LockLostError[] = [];
-    const lock = await acquireLock(kubeWith(leases), "ns", "run A", { leaseSeconds: 0.6, onLost: (e) => lost.push(e) });
+    // 3 s: fenced after 2 s without a renewal, a second before the lease runs out.
+    const lock = await acquireLock(kubeWith(leases), "ns", "run A", { leaseSeconds: 3, onLost: (e) => lost.push(e) });
     const renewed = Date.now();
     leases.replaceBroken = unreachable();
-    const reason = await lostWithin(lock.signal, 1_000);
+    const reason = await lostWithin(lock.signal, 5_000);
     expect(reason).toBeInstanceOf(LockLostError);
-    expect(Date.now() - renewed).toBeLessThan(600);
+    expect(Date.now() - renewed).toBeLessThan(3_000);
     expect(String((reason as Error).message)).toMatch(
       /lost the lock of ns: could not renew it for \d+s \(\d+ attempts; last: .*ECONNREFUSED/,
     );
@@ -140,7 +150,8 @@ describe("acquireLock", () => {
     const leases = new FakeLeases();
     const lock = await acquireLock(kubeWith(leases), "ns", "run A", { leaseSeconds: 0.9 });
     leases.takeOver("run B [0badc0de]");
-    const reason = await lostWithin(lock.signal, 600);
+    // Waits at most this long, returns at the fence: room for a loaded machine.
+    const reason = await lostWithin(lock.signal, 5_000);
     expect((reason as Error).message).toMatch(/lost the lock of ns: run B took it over/);
   });
 
@@ -148,7 +159,7 @@ describe("acquireLock", () => {
     const leases = new FakeLeases();
     const lock = await acquireLock(kubeWith(leases), "ns", "run A", { leaseSeconds: 0.6 });
     leases.lease = undefined;
-    const reason = await lostWithin(lock.signal, 600);
+    const reason = await lostWithin(lock.signal, 5_000);
     expect((reason as Error).message).toMatch(/its lease was deleted/);
   });
 
