@@ -309,7 +309,6 @@ describe("GitHub stand-in", () => {
       expect(restricted.state.environments.has("preview/x")).toBe(true);
       // Two stand-ins never share state.
       expect(restricted.state.deployments).toHaveLength(1);
-      expect(restricted.startupMs).toBeLessThan(standin.startupMs + 100);
     } finally {
       await restricted.close();
     }
