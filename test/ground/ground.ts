@@ -35,7 +35,7 @@ import {
   stopDockerEngine,
 } from "./docker-engine.js";
 import { ensureS3, readS3Credentials, type S3State, s3Alive, stopS3 } from "./s3.js";
-import { freePort, isAlive, isPortFree, startDaemon, stopProcess, waitFor } from "./processes.js";
+import { freePort, isAlive, isPortFree, notRunning, startDaemon, stopProcess, waitFor } from "./processes.js";
 import { binaryPaths, cacheDir, groundSourceDir, readVersions, stateDir, type Versions } from "./paths.js";
 
 const COMPONENTS = ["etcd", "apiserver", "controllerManager", "scheduler", "kwok", "registry", "provisioner"] as const;
@@ -113,8 +113,8 @@ export async function isHealthy(state: GroundState | undefined): Promise<boolean
 /** Why the recorded ground is not whole, or undefined when it is. */
 export async function whyUnhealthy(state: GroundState | undefined): Promise<string | undefined> {
   if (!state) return "nothing recorded as running";
-  const dead = COMPONENTS.filter((c) => !isAlive(state.pids[c]));
-  if (dead.length > 0) return `not running: ${dead.map((c) => `${c} (pid ${state.pids[c] ?? "none"})`).join(", ")}`;
+  const dead = notRunning(COMPONENTS, state.pids);
+  if (dead.length > 0) return `not running: ${dead.join(", ")}`;
   if (state.node) {
     const deadOnNode = realNodeDead(state.node);
     if (deadOnNode.length > 0) return `not running on the real node: ${deadOnNode.join(", ")}`;

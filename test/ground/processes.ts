@@ -34,6 +34,11 @@ export function isAlive(pid: number | undefined): boolean {
   }
 }
 
+/** Which of the named processes are not running, as `name (pid N)` (or `pid none` when never started). */
+export function notRunning<N extends string>(names: readonly N[], pids: Partial<Record<N, number>>): string[] {
+  return names.filter((name) => !isAlive(pids[name])).map((name) => `${name} (pid ${pids[name] ?? "none"})`);
+}
+
 /** TERM, then KILL after a grace period; returns once the process is gone. */
 export async function stopProcess(pid: number, graceMs = 10_000): Promise<void> {
   if (!isAlive(pid)) return;

@@ -27,7 +27,7 @@ import {
   REAL_NODE_NAME,
   registryHostsToml,
 } from "./node-config.js";
-import { freePort, isAlive, startDaemon, stopProcess, waitFor } from "./processes.js";
+import { freePort, isAlive, notRunning, startDaemon, stopProcess, waitFor } from "./processes.js";
 
 const COMPONENTS = ["containerd", "kubelet", "kubeProxy", "kubeRouter"] as const;
 type Component = (typeof COMPONENTS)[number];
@@ -300,13 +300,9 @@ async function setPodCidr(kubectl: string, env: Record<string, string>): Promise
   );
 }
 
-export function realNodeAlive(node: RealNodeState | undefined): boolean {
-  return !!node && realNodeDead(node).length === 0;
-}
-
 /** The node's components that are not running, as `name (pid N)`. */
 export function realNodeDead(node: RealNodeState): string[] {
-  return COMPONENTS.filter((c) => !isAlive(node.pids[c])).map((c) => `${c} (pid ${node.pids[c] ?? "none"})`);
+  return notRunning(COMPONENTS, node.pids);
 }
 
 /**
