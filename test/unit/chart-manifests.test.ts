@@ -102,7 +102,7 @@ describe.each(cases)("$name", (c) => {
     // An HTTP liveness probe kills Odoo while a long install keeps it busy.
     expect(container.livenessProbe.httpGet).toBeUndefined();
     expect(container.livenessProbe.tcpSocket).toEqual({ port: "http" });
-    // Generous: 90 x 10 s before a cold start counts as failed.
+    // Generous: 450 x 2 s before a cold start counts as failed.
     expect(container.startupProbe.failureThreshold * container.startupProbe.periodSeconds).toBeGreaterThanOrEqual(600);
     expect(odoo.spec.strategy.type).toBe("Recreate");
   });
@@ -416,47 +416,77 @@ describe("NetworkPolicy paths, as a table", () => {
 });
 
 describe("probe pace", () => {
-  const periods = (objects: K8sObject[]) => {
+  const probes = (objects: K8sObject[]) => {
     const container = (kind: string, suffix: string, name: string) =>
       one(objects, kind, suffix).spec.template.spec.containers.find((x: { name: string }) => x.name === name);
     const odoo = container("Deployment", "-odoo", "odoo");
     const postgres = container("StatefulSet", "-postgres", "postgres");
     const nginx = container("Deployment", "-nginx", "nginx");
+    return { odoo, postgres, nginx };
+  };
+  const periods = (objects: K8sObject[]) => {
+    const { odoo, postgres, nginx } = probes(objects);
     return {
       odooStartup: odoo.startupProbe.periodSeconds,
       odooReadiness: odoo.readinessProbe.periodSeconds,
       odooLiveness: odoo.livenessProbe.periodSeconds,
       postgresStartup: postgres.startupProbe.periodSeconds,
       postgresReadiness: postgres.readinessProbe.periodSeconds,
+      nginxStartup: nginx.startupProbe.periodSeconds,
       nginxReadiness: nginx.readinessProbe.periodSeconds,
     };
   };
+  /** Seconds each startup probe waits before the container counts as failed. */
+  const startupWindows = (objects: K8sObject[]) => {
+    const window = (c: { startupProbe: { periodSeconds: number; failureThreshold: number } }) =>
+      c.startupProbe.periodSeconds * c.startupProbe.failureThreshold;
+    const { odoo, postgres, nginx } = probes(objects);
+    return { odoo: window(odoo), postgres: window(postgres), nginx: window(nginx) };
+  };
 
-  it("probes startup and readiness every 10 s by default (PostgreSQL's startup every 5 s)", async () => {
+  // Every container has a startup probe: the kubelet probes readiness as soon
+  // as one passes, so startup's pace says how soon a sandbox is seen ready,
+  // and readiness can be slow (a running sandbox's steady cost).
+  it("probes startup every 2 s and readiness every 10 s by default", async () => {
     expect(periods(await helmTemplate())).toEqual({
-      odooStartup: 10,
+      odooStartup: 2,
       odooReadiness: 10,
       odooLiveness: 20,
-      postgresStartup: 5,
+      postgresStartup: 2,
       postgresReadiness: 10,
+      nginxStartup: 2,
       nginxReadiness: 10,
     });
   });
 
-  it("follows probes.periodSeconds for startup and readiness, leaving liveness alone", async () => {
-    expect(periods(await helmTemplate({ set: { "probes.periodSeconds": 2 } }))).toEqual({
-      odooStartup: 2,
-      odooReadiness: 2,
+  it("follows probes.periodSeconds for readiness and probes.startupPeriodSeconds for startup, leaving liveness alone", async () => {
+    expect(periods(await helmTemplate({ set: { "probes.periodSeconds": 30, "probes.startupPeriodSeconds": 1 } }))).toEqual({
+      odooStartup: 1,
+      odooReadiness: 30,
       odooLiveness: 20,
-      postgresStartup: 2,
-      postgresReadiness: 2,
-      nginxReadiness: 2,
+      postgresStartup: 1,
+      postgresReadiness: 30,
+      nginxStartup: 1,
+      nginxReadiness: 30,
     });
   });
 
+  it("keeps PostgreSQL's and nginx's startup windows at any pace (Odoo's is startupFailureThreshold attempts)", async () => {
+    expect(startupWindows(await helmTemplate())).toEqual({ odoo: 900, postgres: 300, nginx: 120 });
+    for (const pace of [1, 7, 60]) {
+      const windows = startupWindows(await helmTemplate({ set: { "probes.startupPeriodSeconds": pace } }));
+      expect(windows.postgres, `pace ${pace}`).toBeGreaterThanOrEqual(300);
+      expect(windows.postgres, `pace ${pace}`).toBeLessThan(300 + pace);
+      expect(windows.nginx, `pace ${pace}`).toBeGreaterThanOrEqual(120);
+      expect(windows.nginx, `pace ${pace}`).toBeLessThan(120 + pace);
+    }
+  });
+
   it("refuses a period of 0", async () => {
-    const run = await helmTemplateRun({ set: { "probes.periodSeconds": 0 } });
-    expect(run.exitCode).not.toBe(0);
-    expect(run.stderr).toMatch(/periodSeconds/);
+    for (const key of ["probes.periodSeconds", "probes.startupPeriodSeconds"]) {
+      const run = await helmTemplateRun({ set: { [key]: 0 } });
+      expect(run.exitCode, key).not.toBe(0);
+      expect(run.stderr, key).toMatch(key === "probes.periodSeconds" ? /periodSeconds/ : /startupPeriodSeconds/);
+    }
   });
 });

@@ -214,6 +214,14 @@ affinity:
 {{- end }}
 
 {{/*
+Startup probe attempts that cover a time window at the given pace:
+ceil(seconds / period), so the window holds whatever probes.startupPeriodSeconds is.
+*/}}
+{{- define "odoo-dev-sandbox.startupAttempts" -}}
+{{- add1 (div (sub .seconds 1) .period) }}
+{{- end }}
+
+{{/*
 Quantities, so the ResourceQuota can be computed from the chart's own pods.
 values.schema.json only admits the forms parsed here.
 */}}
