@@ -79,16 +79,22 @@ cgroup_seconds() { local f="/sys/fs/cgroup/cpuacct/$1/cpuacct.usage"; [ -r "$f" 
 pods0=$(cgroup_seconds kubepods)
 podman0=$(cgroup_seconds libpod_parent)
 wave0=$(date +%s)
+# Each process's CPU seconds (children included) and the second of the wave it ended in.
+timed() {
+  local name=$1 status=0
+  shift
+  /usr/bin/time -f "%U %S" -o "$logs/$name.cpu" "$@" >"$logs/$name.log" 2>&1 || status=$?
+  echo $(( $(date +%s) - wave0 )) >"$logs/$name.end"
+  return "$status"
+}
 for project in "${projects[@]}"; do
-  /usr/bin/time -f "%U %S" -o "$logs/$project.cpu" \
-    "$node24" node_modules/vitest/vitest.mjs run --project "$project" >"$logs/$project.log" 2>&1 &
+  timed "$project" "$node24" node_modules/vitest/vitest.mjs run --project "$project" &
   pid_of[$project]=$!
 done
-/usr/bin/time -f "%U %S" -o "$logs/node-system.cpu" \
-  node node_modules/vitest/vitest.mjs run --project unit --project integration \
+timed node-system node node_modules/vitest/vitest.mjs run --project unit --project integration \
   --exclude 'test/unit/*chart*.test.ts' --exclude 'test/unit/ground-*.test.ts' --exclude 'test/unit/github-standin*.test.ts' \
   --exclude test/unit/skill.test.ts --exclude test/unit/example-workflows.test.ts \
-  test/unit test/integration/engine-redeploy.test.ts >"$logs/node-system.log" 2>&1 &
+  test/unit test/integration/engine-redeploy.test.ts &
 pid_of[node-system]=$!
 failed=()
 passed_logs=()
@@ -96,7 +102,7 @@ for project in "${projects[@]}" node-system; do
   status=0
   wait "${pid_of[$project]}" || status=$?
   cpu=$(awk 'END { printf "%.0f", $1 + $2 }' "$logs/$project.cpu" 2>/dev/null || echo "?")
-  printf '[test] ---- %s (exit %s, done at %ss, %ss of CPU) ----\n' "$project" "$status" "$(( $(date +%s) - wave0 ))" "$cpu" >"$logs/$project.head"
+  printf '[test] ---- %s (exit %s, done at %ss, %ss of CPU) ----\n' "$project" "$status" "$(cat "$logs/$project.end" 2>/dev/null || echo "?")" "$cpu" >"$logs/$project.head"
   cat "$logs/$project.head" >&2
   if [ "$status" -eq 0 ]; then passed_logs+=("$project"); else failed+=("$project"); fi
 done
