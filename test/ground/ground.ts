@@ -35,7 +35,7 @@ import {
   stopDockerEngine,
 } from "./docker-engine.js";
 import { ensureS3, readS3Credentials, type S3State, s3Alive, stopS3 } from "./s3.js";
-import { freePort, isAlive, isPortFree, notRunning, startDaemon, stopProcess, waitFor } from "./processes.js";
+import { freePort, isAlive, isPortFree, notRunning, startDaemon, stopProcess, waitFor, withLock } from "./processes.js";
 import { binaryPaths, cacheDir, groundSourceDir, readVersions, stateDir, type Versions } from "./paths.js";
 
 const COMPONENTS = ["etcd", "apiserver", "controllerManager", "scheduler", "kwok", "registry", "provisioner"] as const;
@@ -139,32 +139,6 @@ export async function up(): Promise<GroundState> {
   const dir = stateDir();
   mkdirSync(dir, { recursive: true });
   return withLock(join(dir, "up.lock"), () => upUnlocked(dir));
-}
-
-async function withLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 60 * 60_000;
-  for (;;) {
-    try {
-      writeFileSync(lock, `${process.pid}\n`, { flag: "wx" });
-      break;
-    } catch {
-      const holder = Number(readFileSync(lock, "utf8").trim() || "0");
-      // A lock left by a process that died is not held by anyone; an empty
-      // one may be a taker between creating and writing it.
-      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-      if ((holder && !isAlive(holder)) || (!holder && age > 5_000)) {
-        rmSync(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`${lock} is held by pid ${holder} for an hour; is another \`up\` stuck?`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lock, { force: true });
-  }
 }
 
 async function upUnlocked(dir: string): Promise<GroundState> {

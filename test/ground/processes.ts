@@ -2,7 +2,7 @@
 // process group, logs to a file in the state directory, and is remembered by
 // pid so `down` stops exactly what `up` started and nothing else.
 import { spawn } from "node:child_process";
-import { openSync, readFileSync } from "node:fs";
+import { openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -100,4 +100,39 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
   }
   const hint = logHint ? `; see ${logHint}` : "";
   throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${lastError ? ` (${lastError})` : ""}${hint}`);
+}
+
+/**
+ * Runs fn holding a lock file (its holder's pid inside), across processes:
+ * every vitest process of a run may want the same ground or build at once.
+ */
+export async function withLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 60 * 60_000;
+  for (;;) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: "wx" });
+      break;
+    } catch {
+      let holder: number;
+      try {
+        holder = Number(readFileSync(lock, "utf8").trim() || "0");
+      } catch {
+        continue; // released between the two calls
+      }
+      // A lock left by a process that died is not held by anyone; an empty
+      // one may be a taker between creating and writing it.
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if ((holder && !isAlive(holder)) || (!holder && age > 5_000)) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`${lock} is held by pid ${holder} for an hour; is its holder stuck?`);
+      await sleep(500);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
 }

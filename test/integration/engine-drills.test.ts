@@ -18,6 +18,7 @@ import { destroy } from "../../src/operations/destroy.js";
 import type { Engine, EngineSettings } from "../../src/operations/engine.js";
 import { sweep } from "../../src/operations/sweep.js";
 import { createEngine } from "../../src/wiring/create-engine.js";
+import { cliEntry } from "../support/cli.js";
 import { eventually, kubectl, kubectlJson, namespaceGone, tool, uniqueName } from "../support/cluster.js";
 import { allowLocalVolumes, groundSettings } from "../support/engine.js";
 import { startFlakyApi } from "../support/flaky-api.js";
@@ -88,9 +89,7 @@ describe("fault drills", () => {
     const child = spawn(
       process.execPath,
       [
-        "--import",
-        "tsx",
-        "src/cli/index.ts",
+        await cliEntry(),
         "create",
         "--mode",
         "local",

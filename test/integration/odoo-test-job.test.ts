@@ -27,6 +27,7 @@ async function testRun(modules: string[], deadlineSeconds: number): Promise<{ do
   return { done, lines };
 }
 import { createEngine } from "../../src/wiring/create-engine.js";
+import { cliCommand } from "../support/cli.js";
 import { groundEnv, kubectl, kubectlJson, uniqueName } from "../support/cluster.js";
 import { groundSettings } from "../support/engine.js";
 import { execIn, realNodeMissing, requireRealNode } from "../support/real-node.js";
@@ -175,8 +176,8 @@ describe("k8s-sandbox test on the real node", () => {
   });
 
   it("the CLI exits with the verdict and prints the summary", async () => {
-    const cli = (modules: string) =>
-      execa("npx", ["tsx", "src/cli/index.ts", "test", key, "--modules", modules, "--prefix", PREFIX, "--deadline", "5m"], {
+    const cli = async (modules: string) =>
+      execa(...(await cliCommand(["test", key, "--modules", modules, "--prefix", PREFIX, "--deadline", "5m"])), {
         env: { KUBECONFIG: process.env.KUBECONFIG, K8S_SANDBOX_REGISTRY: "" },
         reject: false,
       });

@@ -141,7 +141,9 @@ export async function spawnCliAgent(env: Record<string, string>): Promise<{ url:
       probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
     });
   });
-  const child = execa("node", ["--import", "tsx", "src/cli/index.ts", "agent", "--host", "127.0.0.1", "--port", String(port)], {
+  const { cliCommand } = await import("./cli.js");
+  const [node, cli] = await cliCommand(["agent", "--host", "127.0.0.1", "--port", String(port)]);
+  const child = execa(node, cli, {
     env: { ...process.env, ...env },
     reject: false,
     all: true,

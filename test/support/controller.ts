@@ -1,6 +1,7 @@
-// The controller as a real process (`k8s-sandbox serve` from source) on
+// The controller as a real process (`k8s-sandbox serve`, bundled from source) on
 // loopback, for tests and the bench: started, its JSON log collected, killed.
 import { type ResultPromise, execa } from "execa";
+import { cliCommand } from "./cli.js";
 import { groundEnv, kubectl } from "./cluster.js";
 import { webhookHeaders } from "./github/examples.js";
 
@@ -15,7 +16,8 @@ export interface ControllerProcess {
 }
 
 export async function startControllerProcess(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<ControllerProcess> {
-  const child = execa("node", ["--import", "tsx", "src/cli/index.ts", "serve", "--host", "127.0.0.1", "--port", "0", ...args], {
+  const [node, cli] = await cliCommand(["serve", "--host", "127.0.0.1", "--port", "0", ...args]);
+  const child = execa(node, cli, {
     env: { ...env, NODE_OPTIONS: "" },
     reject: false,
     buffer: false,
