@@ -69,7 +69,7 @@ cpu_ticks() { awk '/^cpu /{ idle=$5+$6; total=0; for (i=2;i<=NF;i++) total+=$i; 
 # printed with its log, to say where the next saving is.
 step "all tests under Node $("$node24" --version) (the Action's runtime), one process per project, and under Node $(node --version)"
 logs=$(mktemp -d)
-projects=(unit integration services real-pods real-chart real-agent real-test e2e)
+projects=(unit integration services ground real-chart real-agent real-test e2e)
 declare -A pid_of
 read -r busy0 total0 < <(cpu_ticks)
 ps -eo pid,cputimes --no-headers >"$logs/ps-before"
