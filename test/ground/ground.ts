@@ -7,7 +7,7 @@
 // idempotent, `down` stops only what `up` recorded and puts the host back.
 // See docs/test-ground.md.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { execa } from "execa";
