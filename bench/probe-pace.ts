@@ -49,7 +49,10 @@ for (let round = 0; round < ROUNDS; round++) {
     const namespace = `bench-probes-${variant.toLowerCase()}-${round}`;
     const identity = sandboxIdentity({ branch: `bench/probes-${variant}-${round}`, prefix: "bench-", baseDomain: "bench.example.test" });
     const own = join(dir, `${namespace}.yaml`);
-    writeFileSync(own, stringify({ ...sandboxValues({ identity: { ...identity, namespace }, mode: "ci", ttl: 3_600_000 }), ...variants[variant] }));
+    writeFileSync(
+      own,
+      stringify({ ...sandboxValues({ identity: { ...identity, namespace }, mode: "ci", ttl: 3_600_000 }), ...variants[variant] }),
+    );
     const start = performance.now();
     await execa(
       helm,

@@ -228,3 +228,19 @@ export function restrictedViolations(spec: any): string[] {
   }
   return out;
 }
+
+/** An RBAC rule as rendered. */
+export type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+
+/** Rules as "group/resource verb [names]" lines, sorted: one line per right, to compare whole. */
+export function grants(rules: Rule[]): string[] {
+  return rules
+    .flatMap((r) =>
+      r.apiGroups.flatMap((g) =>
+        r.resources.flatMap((res) =>
+          r.verbs.map((v) => `${g || "core"}/${res} ${v}${r.resourceNames ? ` [${r.resourceNames.join(",")}]` : ""}`),
+        ),
+      ),
+    )
+    .sort();
+}

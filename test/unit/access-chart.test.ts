@@ -1,13 +1,8 @@
-// charts/sandbox-access rendered: the engine's rights are exactly the listed
-// ones (nothing cluster-wide beyond namespaces and binding itself, no
-// volumes unless local mode is allowed), the policies judge only the
-// engine's identities, and the README documents every value.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { DEFAULT_LOCAL_VOLUMES_CONFIG, DEFAULT_SANDBOX_ROLE, parseObjectRef } from "../../src/domain/access.js";
-import { helmBinaries, type K8sObject, parseManifests, repoRoot, runHelm } from "../support/helm.js";
+import { chartDocs } from "../support/chart-docs.js";
+import { grants, helmBinaries, type K8sObject, parseManifests, type Rule, repoRoot, runHelm } from "../support/helm.js";
 
 const CHART = join(repoRoot, "charts", "sandbox-access");
 const NS = "k8s-dev-sandbox-system";
@@ -22,21 +17,8 @@ async function render(
   return { objects: run.exitCode === 0 ? parseManifests(run.stdout) : [], stderr: run.stderr, exitCode: run.exitCode };
 }
 
-type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
 const rulesOf = (objects: K8sObject[], kind: string, name: string): Rule[] =>
   (objects.find((o) => o.kind === kind && o.metadata.name === name)?.rules ?? []) as Rule[];
-/** "group/resource verb" lines, resource names in brackets, sorted. */
-const grants = (rules: Rule[]) =>
-  rules
-    .flatMap((r) =>
-      r.apiGroups.flatMap((g) =>
-        r.resources.flatMap((res) =>
-          r.verbs.map((v) => `${g || "core"}/${res} ${v}${r.resourceNames ? ` [${r.resourceNames.join(",")}]` : ""}`),
-        ),
-      ),
-    )
-    .sort();
-
 describe("the engine's rights", () => {
   it("cluster-wide: namespaces, binding the sandbox role to itself, who-am-I; nothing else", async () => {
     const { objects } = await render();
@@ -202,11 +184,8 @@ describe.each(helmBinaries())("$name", ({ path: helm }) => {
 
 describe("the README", () => {
   it("lists every @param of values.yaml, in order", () => {
-    const values = readFileSync(join(CHART, "values.yaml"), "utf8");
-    const params = [...values.matchAll(/^\s*## @param (\S+) \S/gm)].map((m) => m[1]);
-    const readme = readFileSync(join(CHART, "README.md"), "utf8");
-    const rows = [...readme.slice(readme.indexOf("## Parameters")).matchAll(/^\| `([^`]+)`\s+\|/gm)].map((m) => m[1]);
-    expect(rows).toEqual(params);
-    expect(parse(values)).toBeTypeOf("object");
+    const docs = chartDocs(CHART);
+    expect(docs.readmeRows).toEqual(docs.params);
+    expect(docs.values).toBeTypeOf("object");
   });
 });

@@ -1,18 +1,15 @@
-// charts/sandbox-controller as rendered: every value documented and known to
-// the schema, Pod Security restricted, secrets only as files, rights only in
-// its own namespace (by name where RBAC allows), the CronJob's contract, and
-// the schema's refusals. The real 403s and the sweep are proven on the ground
-// (test/integration/sandbox-controller-chart.test.ts).
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { chartDocs, leaves } from "../support/chart-docs.js";
 import {
   helmBinaries,
   helmTemplate,
+  grants,
   helmTemplateRun,
   type K8sObject,
   podTemplates,
+  type Rule,
   repoRoot,
   restrictedViolations,
   runHelm,
@@ -29,49 +26,16 @@ const refusal = async (set: Record<string, string | number | boolean>) => {
   return run.stderr;
 };
 
-const valuesText = readFileSync(join(chart, "values.yaml"), "utf8");
-const params = [...valuesText.matchAll(/^\s*## @param (\S+) \S/gm)].map((m) => m[1] as string);
-const readme = readFileSync(join(chart, "README.md"), "utf8");
-const schema = JSON.parse(readFileSync(join(chart, "values.schema.json"), "utf8"));
-
-function leaves(value: unknown, prefix = ""): string[] {
-  if (value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length > 0) {
-    return Object.entries(value).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k));
-  }
-  return [prefix];
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: JSON schema
-function schemaHas(path: string, node: any = schema): boolean {
-  const [head, ...rest] = path.split(".");
-  let child = node.properties?.[head as string];
-  if (child?.$ref) child = schema.definitions[child.$ref.split("/").pop()];
-  if (!child) return false;
-  return rest.length === 0 ? true : schemaHas(rest.join("."), child);
-}
+const docs = chartDocs(chart);
 
 const byKind = (objects: K8sObject[], kind: string) => objects.filter((o) => o.kind === kind);
-type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
-/** "group/resource verb [names]" lines, sorted. */
-const grants = (rules: Rule[]) =>
-  rules
-    .flatMap((r) =>
-      r.apiGroups.flatMap((g) =>
-        r.resources.flatMap((res) =>
-          r.verbs.map((v) => `${g || "core"}/${res} ${v}${r.resourceNames ? ` [${r.resourceNames.join(",")}]` : ""}`),
-        ),
-      ),
-    )
-    .sort();
 const ledger = Array.from({ length: 16 }, (_, n) => `k8s-sandbox-deliveries-${String(n).padStart(2, "0")}`).join(",");
 
 describe("sandbox-controller chart", () => {
   it("documents every value once, in values.yaml, the README and the schema", () => {
-    expect(params.sort()).toEqual(leaves(parse(valuesText)).sort());
-    for (const param of params) {
-      expect(readme, param).toContain(`| \`${param}\` |`);
-      expect(schemaHas(param), param).toBe(true);
-    }
+    expect([...docs.params].sort()).toEqual(leaves(docs.values).sort());
+    expect([...docs.readmeRows].sort()).toEqual([...docs.params].sort());
+    for (const param of docs.params) expect(docs.schemaAt(param), param).toBeDefined();
   });
 
   it("refuses to render without the GitHub Secret, saying what to put in it", async () => {

@@ -1,11 +1,6 @@
-// charts/workspace-agent as rendered: every value documented and known to
-// the schema, Pod Security restricted, and rights only inside the workspaces
-// namespace (no cluster-wide rule, no wildcard). The real 403s are proven on
-// the ground (test/integration/workspace-agent-chart.test.ts).
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { chartDocs, leaves } from "../support/chart-docs.js";
 import { helmTemplate, helmTemplateRun, type K8sObject, podTemplates, repoRoot, restrictedViolations } from "../support/helm.js";
 
 const chart = join(repoRoot, "charts", "workspace-agent");
@@ -13,35 +8,15 @@ const required = { "s3.endpoint": "http://s3.storage:9000", "s3.existingSecret":
 const render = (set: Record<string, string | number | boolean> = {}, namespace = "codehub") =>
   helmTemplate({ chart, release: "agent", namespace, set: { ...required, ...set } });
 
-const valuesText = readFileSync(join(chart, "values.yaml"), "utf8");
-const params = [...valuesText.matchAll(/^\s*## @param (\S+) \S/gm)].map((m) => m[1] as string);
-const readme = readFileSync(join(chart, "README.md"), "utf8");
-const schema = JSON.parse(readFileSync(join(chart, "values.schema.json"), "utf8"));
-
-function leaves(value: unknown, prefix = ""): string[] {
-  if (value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length > 0) {
-    return Object.entries(value).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k));
-  }
-  return [prefix];
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: JSON schema
-function schemaHas(path: string, node: any = schema): boolean {
-  const [head, ...rest] = path.split(".");
-  const child = node.properties?.[head as string];
-  if (!child) return false;
-  return rest.length === 0 ? true : schemaHas(rest.join("."), child);
-}
+const docs = chartDocs(chart);
 
 const byKind = (objects: K8sObject[], kind: string) => objects.filter((o) => o.kind === kind);
 
 describe("workspace-agent chart", () => {
   it("documents every value once, in values.yaml, the README and the schema", () => {
-    expect(params.sort()).toEqual(leaves(parse(valuesText)).sort());
-    for (const param of params) {
-      expect(readme, param).toContain(`| \`${param}\` |`);
-      expect(schemaHas(param), param).toBe(true);
-    }
+    expect([...docs.params].sort()).toEqual(leaves(docs.values).sort());
+    expect([...docs.readmeRows].sort()).toEqual([...docs.params].sort());
+    for (const param of docs.params) expect(docs.schemaAt(param), param).toBeDefined();
   });
 
   it("refuses to render without a store, saying what to set", async () => {
