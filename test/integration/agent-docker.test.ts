@@ -1,15 +1,3 @@
-// The workspace lifecycle end to end on the agent's Docker Engine API
-// runtime (AGENT_RUNTIME_BACKEND=docker) against the ground's podman
-// service, through the agent's HTTP API only, as code-hub's control plane
-// drives it: provision -> start (healthy) -> the upstream answers -> a file
-// written in the volume -> stop -> archive (tar and .meta in the store,
-// checksum right) -> delete -> restore into a fresh volume -> start -> the
-// file is back. The storage helpers run the ground's real storage-job image.
-// Then the failure paths: a corrupt archive refused with its marker, an agent
-// killed right after accepting an archive, an archive that fails. The Kubernetes version is
-// agent-real-node.test.ts. Skipped with the reason where the ground has no
-// Docker Engine API or no S3 store.
-import { createHash } from "node:crypto";
 import {
   DeleteBucketCommand,
   DeleteObjectCommand,
@@ -22,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { query } from "../../src/adapters/docker/engine.js";
 import { matchesFilter } from "../../src/domain/workspace/containers.js";
 import type { WorkspaceRecord } from "../../src/domain/workspace/observe.js";
-import { s3Missing, spawnCliAgent, startTestAgent, type TestAgent, uniqueSuffix } from "../support/agent.js";
+import { homeSurvivesArchiveAndRestore, s3Missing, spawnCliAgent, startTestAgent, type TestAgent, uniqueSuffix } from "../support/agent.js";
 import { dockerEngineMissing, engineOfGround, execInContainer } from "../support/agent-runtimes.js";
 import { eventually } from "../support/cluster.js";
 
@@ -163,44 +151,17 @@ describe.skipIf(missing !== undefined)(
     });
 
     it("a file written in the home volume survives stop -> archive -> delete -> restore -> start", async () => {
-      const write = await exec(WS, [
-        "sh",
-        "-c",
-        `mkdir -p /home/coder/project && printf '%s' "$0" > /home/coder/project/note.txt && ln -sf note.txt /home/coder/project/link`,
+      await homeSurvivesArchiveAndRestore(
+        {
+          agent: a,
+          workspace: WS,
+          prefix: PREFIX,
+          exec: (cmd) => exec(WS, cmd),
+          object: objectBytes,
+          waitFor: (what, fn) => waitFor(what, fn),
+        },
         CONTENT,
-      ]);
-      expect(write.code).toBe(0);
-
-      expect((await a.call("POST", `/api/v1/workspaces/${WS}/stop`)).status).toBe(200);
-      await waitFor("the container to be gone", (w) => w && w.container === null);
-
-      const archived = await a.call("POST", `/api/v1/workspaces/${WS}/archive`, { archive_op_id: "arch-1" });
-      expect(archived.status).toBe(200);
-      const key = archived.body.archive_key as string;
-      expect(key).toBe(`${PREFIX}${WS}/arch-1/home.tar.zst`);
-      await waitFor("the archive to be complete", (w) => w?.archive?.archive_key?.includes("/arch-1/"));
-      const tar = await objectBytes(key);
-      const meta = (await objectBytes(`${key}.meta`)).toString().split("\n")[0];
-      expect(meta).toBe(`sha256:${createHash("sha256").update(tar).digest("hex")}`);
-      expect(tar.subarray(0, 4).toString("hex")).toBe("28b52ffd"); // zstd frame magic
-
-      expect((await a.call("DELETE", `/api/v1/workspaces/${WS}`)).status).toBe(200);
-      await waitFor("the volume to be gone", (w) => w && w.volume === null && w.container === null);
-
-      const restored = await a.call("POST", `/api/v1/workspaces/${WS}/restore`, { archive_key: key, restore_op_id: "rest-1" });
-      expect(restored.body).toEqual({ status: "in_progress", workspace_id: WS, restore_marker: "rest-1" });
-      await waitFor("the restore to be done", (w) => w?.restore?.archive_key === key && w?.volume?.exists);
-      const origin = JSON.parse((await objectBytes(`${PREFIX}${WS}/.volume_origin`)).toString());
-      expect(origin).toMatchObject({ kind: "restored", source_archive_key: key, restore_op_id: "rest-1" });
-
-      expect((await a.call("POST", `/api/v1/workspaces/${WS}/start`, { image: null })).status).toBe(200);
-      await waitFor("the restored workspace to be healthy", (w) => w?.container?.healthy);
-      const back = await exec(WS, [
-        "sh",
-        "-c",
-        "cat /home/coder/project/note.txt; readlink /home/coder/project/link; stat -c %u:%g /home/coder/project/note.txt",
-      ]);
-      expect(back).toEqual({ code: 0, out: `${CONTENT}note.txt\n1000:1000\n` });
+      );
     });
 
     it("where the engine cannot give a volume an owner (Docker's local driver; forced here with AGENT_DOCKER_VOLUME_OWNERSHIP=helper): a chown helper does, and a restore into it works", async () => {

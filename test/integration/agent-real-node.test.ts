@@ -1,19 +1,17 @@
-// The workspace lifecycle end to end on the ground's real node, through the
-// agent's HTTP API only, as code-hub's control plane drives it: provision ->
-// start (ready) -> the upstream answers -> a file written in the volume ->
-// stop -> archive (tar and .meta in the store, checksum right) -> delete ->
-// restore into a fresh volume -> start -> the file is back. Then the failure
-// paths that need a real storage Job: a corrupt archive is refused with its
-// marker, and observe shows the error. Needs the real node and the ground's
-// S3 server and images (AGENT_S3_*, AGENT_RUNTIME_*_IMAGE); skipped with the
-// reason otherwise.
-import { createHash } from "node:crypto";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { V1Service } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WorkspaceRecord } from "../../src/domain/workspace/observe.js";
 import { REAL_NODE_SCHEDULING } from "../ground/node-config.js";
-import { createRestrictedNamespace, s3Missing, spawnCliAgent, startTestAgent, type TestAgent, uniqueSuffix } from "../support/agent.js";
+import {
+  createRestrictedNamespace,
+  homeSurvivesArchiveAndRestore,
+  s3Missing,
+  spawnCliAgent,
+  startTestAgent,
+  type TestAgent,
+  uniqueSuffix,
+} from "../support/agent.js";
 import { eventually, kubectl, kubectlJson } from "../support/cluster.js";
 import { execIn, realNodeMissing } from "../support/real-node.js";
 
@@ -127,47 +125,17 @@ describe.skipIf(missing !== undefined)(`workspace agent on the real node${missin
   });
 
   it("a file written in the home volume survives stop -> archive -> delete -> restore -> start", async () => {
-    const write = await execIn(NS, await workspacePod(WS), "workspace", [
-      "sh",
-      "-c",
-      `mkdir -p /home/coder/project && printf '%s' "$0" > /home/coder/project/note.txt && ln -sf note.txt /home/coder/project/link`,
+    await homeSurvivesArchiveAndRestore(
+      {
+        agent: a,
+        workspace: WS,
+        prefix: PREFIX,
+        exec: async (cmd) => execIn(NS, await workspacePod(WS), "workspace", cmd),
+        object: objectText,
+        waitFor: (what, fn) => waitFor(what, fn),
+      },
       CONTENT,
-    ]);
-    expect(write.code).toBe(0);
-
-    expect((await a.call("POST", `/api/v1/workspaces/${WS}/stop`)).status).toBe(200);
-    await waitFor("the container to be gone", (w) => w && w.container === null);
-
-    const archived = await a.call("POST", `/api/v1/workspaces/${WS}/archive`, { archive_op_id: "arch-1" });
-    expect(archived.status).toBe(200);
-    const key = archived.body.archive_key as string;
-    expect(key).toBe(`${PREFIX}${WS}/arch-1/home.tar.zst`);
-    // What the control plane waits for: the observed archive_key contains /{op}/.
-    await waitFor("the archive to be complete", (w) => w?.archive?.archive_key?.includes("/arch-1/"));
-    const tar = await objectText(key);
-    const meta = (await objectText(`${key}.meta`)).toString().split("\n")[0];
-    expect(meta).toBe(`sha256:${createHash("sha256").update(tar).digest("hex")}`);
-    expect(tar.subarray(0, 4).toString("hex")).toBe("28b52ffd"); // zstd frame magic
-
-    expect((await a.call("DELETE", `/api/v1/workspaces/${WS}`)).status).toBe(200);
-    await waitFor("the volume to be gone", (w) => w && w.volume === null && w.container === null);
-
-    const restored = await a.call("POST", `/api/v1/workspaces/${WS}/restore`, { archive_key: key, restore_op_id: "rest-1" });
-    expect(restored.body).toEqual({ status: "in_progress", workspace_id: WS, restore_marker: "rest-1" });
-    // What the control plane waits for: restore.archive_key equals the key and the volume exists.
-    await waitFor("the restore to be done", (w) => w?.restore?.archive_key === key && w?.volume?.exists);
-    expect((await record(WS))?.restore).toEqual({ restore_op_id: "rest-1", archive_key: key });
-    const origin = JSON.parse((await objectText(`${PREFIX}${WS}/.volume_origin`)).toString());
-    expect(origin).toMatchObject({ kind: "restored", source_archive_key: key, restore_op_id: "rest-1" });
-
-    expect((await a.call("POST", `/api/v1/workspaces/${WS}/start`, { image: null })).status).toBe(200);
-    await waitFor("the restored workspace to be healthy", (w) => w?.container?.healthy);
-    const back = await execIn(NS, await workspacePod(WS), "workspace", [
-      "sh",
-      "-c",
-      "cat /home/coder/project/note.txt; readlink /home/coder/project/link",
-    ]);
-    expect(back.out).toBe(`${CONTENT}note.txt`); // execa strips the final newline
+    );
   });
 
   it("a repeat of the finished restore with the same op starts nothing: same Job, same marker", async () => {

@@ -2,13 +2,15 @@
 // server and the S3 server named by AGENT_S3_* (the ground's, or a standalone
 // one, see /work/coord/s3-ready.md). Every answer is checked against the
 // agent's own /openapi.json: the schema of that path, method and status.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
+import { expect } from "vitest";
 import { kubectl } from "./cluster.js";
 import { MemoryLogger } from "../../src/adapters/logger.js";
 import { loadConfig } from "../../src/agent/config.js";
 import { type RunningAgent, startAgent } from "../../src/agent/start.js";
+import type { WorkspaceRecord } from "../../src/domain/workspace/observe.js";
 
 export const S3_ENV = ["AGENT_S3_ENDPOINT", "AGENT_S3_ACCESS_KEY", "AGENT_S3_SECRET_KEY"] as const;
 
@@ -158,4 +160,72 @@ export async function spawnCliAgent(env: Record<string, string>): Promise<{ url:
     await new Promise((r) => setTimeout(r, 200));
   }
   return { url: `http://127.0.0.1:${port}`, kill: () => child.kill("SIGKILL"), output: () => output };
+}
+
+/** What the home-volume round trip needs from a runtime's test file. */
+export interface HomeRoundTrip {
+  agent: TestAgent;
+  workspace: string;
+  /** The workspace's key prefix in the store (the agent's resource prefix). */
+  prefix: string;
+  /** Runs a command in the workspace's running container. */
+  exec(cmd: string[]): Promise<{ code: number; out: string }>;
+  /** An object's bytes from the store. */
+  object(key: string): Promise<Buffer>;
+  /** Polls the workspace's observed record until fn returns a value. */
+  waitFor<T>(what: string, fn: (w: WorkspaceRecord | undefined) => T | undefined | false): Promise<T>;
+}
+
+/**
+ * The Agent API's round trip of a home volume, the same on every runtime: a
+ * file (and a symlink) written in the running workspace survives stop ->
+ * archive -> delete -> restore -> start, owned by 1000:1000, and each step is
+ * seen the way the control plane sees it. Returns the archive's key.
+ */
+export async function homeSurvivesArchiveAndRestore(h: HomeRoundTrip, content: string): Promise<string> {
+  const { agent: a, workspace: ws, prefix } = h;
+  const write = await h.exec([
+    "sh",
+    "-c",
+    `mkdir -p /home/coder/project && printf '%s' "$0" > /home/coder/project/note.txt && ln -sf note.txt /home/coder/project/link`,
+    content,
+  ]);
+  expect(write.code).toBe(0);
+
+  expect((await a.call("POST", `/api/v1/workspaces/${ws}/stop`)).status).toBe(200);
+  await h.waitFor("the container to be gone", (w) => w && w.container === null);
+
+  const archived = await a.call("POST", `/api/v1/workspaces/${ws}/archive`, { archive_op_id: "arch-1" });
+  expect(archived.status).toBe(200);
+  const key = archived.body.archive_key as string;
+  expect(key).toBe(`${prefix}${ws}/arch-1/home.tar.zst`);
+  // What the control plane waits for: the observed archive_key contains /{op}/.
+  await h.waitFor("the archive to be complete", (w) => w?.archive?.archive_key?.includes("/arch-1/"));
+  const tar = await h.object(key);
+  const meta = (await h.object(`${key}.meta`)).toString().split("\n")[0];
+  expect(meta).toBe(`sha256:${createHash("sha256").update(tar).digest("hex")}`);
+  expect(tar.subarray(0, 4).toString("hex")).toBe("28b52ffd"); // zstd frame magic
+
+  expect((await a.call("DELETE", `/api/v1/workspaces/${ws}`)).status).toBe(200);
+  await h.waitFor("the volume to be gone", (w) => w && w.volume === null && w.container === null);
+
+  const restored = await a.call("POST", `/api/v1/workspaces/${ws}/restore`, { archive_key: key, restore_op_id: "rest-1" });
+  expect(restored.body).toEqual({ status: "in_progress", workspace_id: ws, restore_marker: "rest-1" });
+  // What the control plane waits for: restore.archive_key equals the key and the volume exists.
+  const restore = await h.waitFor("the restore to be done", (w) => w?.restore?.archive_key === key && w?.volume?.exists && w.restore);
+  expect(restore).toEqual({ restore_op_id: "rest-1", archive_key: key });
+  const origin = JSON.parse((await h.object(`${prefix}${ws}/.volume_origin`)).toString());
+  expect(origin).toMatchObject({ kind: "restored", source_archive_key: key, restore_op_id: "rest-1" });
+
+  expect((await a.call("POST", `/api/v1/workspaces/${ws}/start`, { image: null })).status).toBe(200);
+  await h.waitFor("the restored workspace to be healthy", (w) => w?.container?.healthy);
+  const back = await h.exec([
+    "sh",
+    "-c",
+    "cat /home/coder/project/note.txt; readlink /home/coder/project/link; stat -c %u:%g /home/coder/project/note.txt",
+  ]);
+  expect(back.code).toBe(0);
+  // Runtimes differ in whether the final newline reaches us.
+  expect(back.out.trimEnd()).toBe(`${content}note.txt\n1000:1000`);
+  return key;
 }
