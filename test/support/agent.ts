@@ -183,6 +183,16 @@ export interface HomeRoundTrip {
  * seen the way the control plane sees it. Returns the archive's key.
  */
 export async function homeSurvivesArchiveAndRestore(h: HomeRoundTrip, content: string): Promise<string> {
+  try {
+    return await roundTrip(h, content);
+  } catch (error) {
+    // The agent's own warnings say why a step it accepted did not happen.
+    const warnings = h.agent.logger.lines.filter((l) => l.startsWith("warn") || l.startsWith("error") || l.includes(h.workspace));
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\nthe agent's log:\n${warnings.slice(-30).join("\n")}`);
+  }
+}
+
+async function roundTrip(h: HomeRoundTrip, content: string): Promise<string> {
   const { agent: a, workspace: ws, prefix } = h;
   const write = await h.exec([
     "sh",
