@@ -13,6 +13,7 @@ import { parse, stringify } from "yaml";
 import { sandboxIdentity } from "../src/domain/identity.js";
 import { sandboxValues } from "../src/domain/values.js";
 import { envAssignments, up } from "../test/ground/ground.js";
+import { median } from "./stats.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CHART = "charts/odoo-dev-sandbox";
@@ -68,11 +69,6 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 const results = {
   date: new Date().toISOString(),
   rounds: ROUNDS,

@@ -20,6 +20,7 @@ import { sweep } from "../src/operations/sweep.js";
 import { createEngine } from "../src/wiring/create-engine.js";
 import { groundSettings } from "../test/support/engine.js";
 import { envAssignments, up } from "../test/ground/ground.js";
+import { median } from "./stats.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SWEEP_COUNT = Number(process.env.BENCH_SWEEP ?? 200);
@@ -35,11 +36,6 @@ const kubectl = process.env.KUBECTL as string;
 const settings: EngineSettings = groundSettings(PREFIX, "bench.example.test", { waitTimeoutMs: 300_000 });
 const engine = createEngine({ settings, logger: new MemoryLogger(), holder: "bench" });
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 const time = async (fn: () => Promise<unknown>) => {
   const t = performance.now();
   await fn();

@@ -349,9 +349,10 @@ export async function stopRealNode(node: RealNodeState): Promise<string[]> {
   const before = new Set(node.netnsBefore);
   const netns = listNetns().filter((name) => name.startsWith("cni-") && !before.has(name));
   // One `ip` for all; -force goes on past one already gone.
-  if (netns.length > 0)
+  if (netns.length > 0) {
     await execa("ip", ["-force", "-batch", "-"], { input: netns.map((name) => `netns delete ${name}`).join("\n"), reject: false });
-  if (netns.length > 0) report.push(`deleted ${netns.length} network namespaces`);
+    report.push(`deleted ${netns.length} network namespaces`);
+  }
   await execa("ip", ["link", "delete", BRIDGE], { reject: false });
   const cgroups = removeCgroups();
   if (cgroups > 0) report.push(`removed ${cgroups} cgroups`);
